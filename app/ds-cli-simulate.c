@@ -1,0 +1,8 @@
+/* ds-cli-simulate.c — placeholder until the subcommand lands.  SPDX-License-Identifier: GPL-3.0-or-later */
+#include "ds-cli.h"
+
+int
+ds_cli_simulate (int argc, char **argv)
+{
+  return ds_cli_failf ("the “simulate” command is not available in this build yet");
+}

@@ -1,0 +1,2 @@
+/* dia-kernel.c — placeholder, being written. SPDX-License-Identifier: GPL-3.0-or-later */
+#include "dia-types.h"

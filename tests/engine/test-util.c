@@ -1,0 +1,88 @@
+/* test-util.c — see test-util.h.  SPDX-License-Identifier: GPL-3.0-or-later */
+#include "test-util.h"
+#include "dia-error.h"
+#include "dia-stats.h"
+
+#include <glib/gstdio.h>
+#include <math.h>
+
+char *
+test_real_path (const char *relative)
+{
+  const char *root = g_getenv ("DIFFSCOPE_REAL_DATA");
+  char *path;
+  if (root == NULL)
+    {
+      g_test_skip ("DIFFSCOPE_REAL_DATA is not set");
+      return NULL;
+    }
+  path = g_build_filename (root, relative, NULL);
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_autofree char *msg = g_strdup_printf ("real data file %s is missing", path);
+      g_test_skip (msg);
+      g_free (path);
+      return NULL;
+    }
+  return path;
+}
+
+char *
+test_data_path (const char *relative)
+{
+  const char *root = g_getenv ("DIFFSCOPE_TEST_DATA");
+  return g_build_filename (root ? root : "tests/data", relative, NULL);
+}
+
+char *
+test_tmpdir_new (void)
+{
+  g_autoptr (GError) error = NULL;
+  char *dir = g_dir_make_tmp ("diffscope-test-XXXXXX", &error);
+  g_assert_no_error (error);
+  return dir;
+}
+
+void
+test_tmpdir_remove (const char *dir)
+{
+  GDir *d = g_dir_open (dir, 0, NULL);
+  const char *name;
+  if (d == NULL)
+    return;
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *p = g_build_filename (dir, name, NULL);
+      g_remove (p);
+    }
+  g_dir_close (d);
+  g_rmdir (dir);
+}
+
+void
+test_init (int *argc, char ***argv)
+{
+  g_autoptr (GError) error = NULL;
+  g_test_init (argc, argv, NULL);
+  g_assert_true (dia_engine_init (&error));
+}
+
+double
+test_robust_sigma_normalised (const float *a, const float *b, const float *v,
+                              const DiaMask *mask, DiaMask exclude, gint64 n)
+{
+  float *r = g_new (float, n);
+  gint64 m = 0;
+  DiaStats st;
+  for (gint64 i = 0; i < n; i++)
+    {
+      if (mask && (mask[i] & exclude))
+        continue;
+      if (!isfinite (a[i]) || (b && !isfinite (b[i])) || !(v[i] > 0) || !isfinite (v[i]))
+        continue;
+      r[m++] = (float) ((a[i] - (b ? b[i] : 0.0f)) / sqrt (v[i]));
+    }
+  g_assert_true (dia_stats_compute (r, m, &st, NULL));
+  g_free (r);
+  return st.robust_sigma;
+}

@@ -1,0 +1,26 @@
+/* test-util.h — helpers shared by the engine tests.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include "dia-types.h"
+
+/* Path of a file under the shared real data folder (DIFFSCOPE_REAL_DATA); when the folder or
+ * file is missing, the test is skipped (g_test_skip) and NULL is returned.  Caller frees. */
+char *test_real_path (const char *relative);
+
+/* Path under tests/data (DIFFSCOPE_TEST_DATA).  Caller frees. */
+char *test_data_path (const char *relative);
+
+/* A fresh temporary directory, removed with its files by test_tmpdir_remove. Caller frees. */
+char *test_tmpdir_new (void);
+void  test_tmpdir_remove (const char *dir);
+
+/* Calls dia_engine_init and g_test_init. */
+void test_init (int *argc, char ***argv);
+
+/* Robust σ (1.4826 MAD) of (a - b) / sqrt(v) over pixels with none of `exclude` set and finite
+ * values; used by the noise-vs-variance acceptance tests. */
+double test_robust_sigma_normalised (const float *a, const float *b, const float *v,
+                                     const DiaMask *mask, DiaMask exclude, gint64 n);

@@ -1,0 +1,2 @@
+/* ds-label-store.c — placeholder, being written. SPDX-License-Identifier: GPL-3.0-or-later */
+#include <glib.h>
