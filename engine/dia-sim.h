@@ -44,10 +44,13 @@ typedef struct
 {
   DiaSimKind kind;
   double x, y;                  /* science position, buffer px                          */
-  double x2, y2;                /* template position (differs only for MOVING)          */
+  double x2, y2;                /* template position (differs by the kernel shift, and  */
+                                /* for MOVING by the motion)                            */
   double flux_template;         /* e- in the template (0 for transients)                */
   double flux_science;          /* e- in the science image                              */
   gboolean saturated;           /* its peak exceeds saturation in either image          */
+  double snr;                   /* TRANSIENT: the PSF-weighted S/N its flux was set from   */
+                                /* (against the local sky noise of S − K⋆T); else 0     */
 } DiaSimSource;
 
 typedef struct
@@ -60,7 +63,9 @@ typedef struct
   double fwhm_variation;        /* fractional change of FWHMs corner to centre (0.08)  */
   double moffat_beta;           /* 3.5                                                  */
   double shift_x, shift_y;      /* px, sub-pixel misregistration in K (0.23, −0.17)    */
-  double flux_ratio;            /* kernel sum: science flux / template flux (1.0)      */
+  double flux_ratio;            /* kernel sum: science flux / template flux (1.0); in the */
+                                /* SCIENCE_SHARPER regime the kernel (sum flux_ratio)  */
+                                /* maps science to template, so it is template/science */
   double sky_template, sky_science;  /* e- per pixel (800, 1200)                       */
   double sky_gradient;          /* fractional change across the field (0.05)          */
   double gain;                  /* e-/ADU recorded in the header (1.6)                 */
@@ -77,6 +82,8 @@ typedef struct
   gboolean bad_column;          /* TRUE                                                 */
   gboolean spikes;              /* diffraction spikes on saturated stars (TRUE)        */
   double transient_snr_min, transient_snr_max; /* 8 .. 100                          */
+  int n_threads;                /* worker threads, 0 = dia_parallel_default_threads (0); */
+                                /* the output does not depend on it                    */
 } DiaSimParams;
 
 void dia_sim_params_init (DiaSimParams *params, int width, int height, guint64 seed);
@@ -93,6 +100,12 @@ struct _DiaSimTruth
   float *diff_variance;         /* expected var of S − K⋆T per pixel (width × height)   */
   float *template_model;        /* noiseless template, e- (width × height)               */
   float *science_model;         /* noiseless science, e- (width × height)                */
+  /* Sky planes sky(x, y) = c[0] + c[1] x + c[2] y (e-, buffer px) of each image, and the
+   * expected S − K⋆T of the sky alone (the differential background a fit should find). */
+  double sky_template_plane[3];
+  double sky_science_plane[3];
+  double diff_background[3];
+  int bad_column;               /* x of the BAD column of the science image, −1 if none  */
 };
 
 /* Generates the pair.  Both images are frozen; their variance planes hold the exact

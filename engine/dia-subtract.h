@@ -1,0 +1,135 @@
+/* dia-subtract.h — PSF-matched image subtraction: request, plan, result.
+ *
+ * The work is split as FFTW splits planning from execution:
+ *   dia_subtract_plan()    measures backgrounds and PSFs, selects stamps and fits the kernel
+ *                          (the expensive, whole-frame part; depends only on the request);
+ *   dia_subtract_execute() convolves and subtracts any region with that plan (cheap; the app
+ *                          reruns it for the visible region when the user pans or zooms).
+ * A region run gives exactly the crop of the full-frame run (tested).  Plans and results are
+ * immutable once returned and reference-counted; any thread may read them.
+ *
+ * Flux scale: every flavour returns the difference on the SCIENCE image's flux scale, positive
+ * where the science image is brighter (the FITS key DIA_FSCL says so).
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include "dia-flavor.h"
+#include "dia-kernel.h"
+#include "dia-kernel-fit.h"
+#include "dia-psf.h"
+#include "dia-stamps.h"
+
+G_BEGIN_DECLS
+
+typedef struct _DiaBackground DiaBackground;
+
+/* Everything that defines a subtraction.  A plain value: copy it with `=`.  Every scalar field
+ * is one row of dia-params.def, which gives its range, default and the stage it invalidates. */
+typedef struct
+{
+  int version;                  /* DIA_REQUEST_VERSION                                   */
+  DiaFlavorId flavor;
+  DiaBasisParams basis;
+  DiaKernelFitParams fit;
+  DiaStampParams stamps;
+  DiaPsfParams psf;
+  int bg_mesh;                  /* background mesh cell, px (0 = auto)                   */
+  double star_threshold;        /* detection threshold for PSF/stamp stars, σ            */
+  gboolean subtract_background; /* remove the fitted differential background from D      */
+  gboolean decorrelate;         /* decorrelation afterburner (where supported)           */
+  int n_threads;                /* 0 = all cores                                         */
+} DiaSubtractRequest;
+
+#define DIA_REQUEST_VERSION 1
+
+/* Named timing of one stage, ms. */
+typedef struct
+{
+  const char *stage;            /* static string                                         */
+  double ms;
+} DiaStageTiming;
+
+/* What the plan measured and decided; copied into every result. */
+typedef struct
+{
+  const DiaFlavorClass *flavor; /* after dispatch (auto → template or science)           */
+  gboolean convolve_template;   /* TRUE: K ⋆ T; FALSE: K ⋆ S                             */
+  double fwhm_template, fwhm_science; /* px, at the image centre                         */
+  double sky_template, sky_science;   /* median background levels                        */
+  double noise_template, noise_science; /* sky σ, pix units                              */
+  double kernel_sum_centre;     /* Σ K at the image centre                               */
+  double kernel_sum_min, kernel_sum_max; /* over a 9×9 grid                              */
+  double kernel_dx_centre, kernel_dy_centre; /* kernel centroid offset at the centre, px */
+  double condition_number;
+  int n_stamps_total, n_stamps_used, n_stamps_rejected;
+  int n_stars_template, n_stars_science;
+  DiaBasisConfig basis;         /* σ list, degrees, size actually used                   */
+  GArray *timings;              /* DiaStageTiming, plan stages                           */
+} DiaSubtractInfo;
+
+struct _DiaSubtractPlan
+{
+  gint ref_count;
+  DiaSubtractRequest request;
+  const DiaFlavorClass *flavor;
+  DiaImage *template_image;     /* refs to the inputs                                    */
+  DiaImage *science_image;
+  DiaBackground *bg_template, *bg_science;
+  GArray *stars_template, *stars_science; /* DiaStar                                     */
+  DiaPsf *psf_template, *psf_science;
+  GArray *stamps;               /* DiaStamp with final statuses                          */
+  DiaKernelSolution *kernel;    /* NULL for flavours without a kernel                    */
+  double k0;                    /* kernel sum at the centre (science flavour scale)      */
+  DiaSubtractInfo info;
+  gpointer flavor_data;         /* owned by the flavour, freed with flavor_data_free     */
+  GDestroyNotify flavor_data_free;
+};
+
+struct _DiaSubtractResult
+{
+  gint ref_count;
+  DiaSubtractPlan *plan;        /* ref                                                    */
+  DiaRect region;               /* in buffer pixels of the inputs                         */
+  DiaImage *diff;               /* frozen; region-sized; var and mask filled              */
+  DiaImage *matched;            /* frozen convolved image (on D's scale), or NULL         */
+  DiaImage *score;              /* frozen score image in σ units, or NULL                  */
+  double diff_sigma_ratio;      /* robust σ of D/√V over unmasked region pixels           */
+  double diff_sigma_ratio_stars;/* same over the footprints of the used stamps            */
+  GArray *timings;              /* DiaStageTiming, execute stages                         */
+};
+
+void dia_subtract_request_init (DiaSubtractRequest *request);
+
+/* Checks every field against dia-params.def; FALSE with DIA_ERROR_INVALID naming the key. */
+gboolean dia_subtract_request_validate (const DiaSubtractRequest *request, GError **error);
+
+/* tmpl and sci must be frozen, on the same pixel grid (same size; DIA_ERROR_SIZE_MISMATCH).
+ * Returns a new plan (ref 1). */
+DiaSubtractPlan *dia_subtract_plan (DiaImage *tmpl, DiaImage *sci,
+                                    const DiaSubtractRequest *request, DiaMonitor *monitor,
+                                    GError **error);
+DiaSubtractPlan *dia_subtract_plan_ref (DiaSubtractPlan *plan);
+void             dia_subtract_plan_unref (DiaSubtractPlan *plan);
+
+/* region NULL = the whole frame.  keep_matched: also return the convolved image (costs one more
+ * image of memory). */
+DiaSubtractResult *dia_subtract_execute (DiaSubtractPlan *plan, const DiaRect *region,
+                                         gboolean keep_matched, DiaMonitor *monitor,
+                                         GError **error);
+DiaSubtractResult *dia_subtract_result_ref (DiaSubtractResult *result);
+void               dia_subtract_result_unref (DiaSubtractResult *result);
+
+/* Convenience: plan + execute on the full frame. */
+DiaSubtractResult *dia_subtract_run (DiaImage *tmpl, DiaImage *sci,
+                                     const DiaSubtractRequest *request, gboolean keep_matched,
+                                     DiaMonitor *monitor, GError **error);
+
+/* Appends a stage timing (stage must be a static string). */
+void dia_subtract_timing_add (GArray *timings, const char *stage, double ms);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DiaSubtractPlan, dia_subtract_plan_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DiaSubtractResult, dia_subtract_result_unref)
+
+G_END_DECLS
