@@ -52,6 +52,8 @@ void   ds_image_view_set_zoom (DsImageView *self, double zoom);
 void   ds_image_view_set_center (DsImageView *self, double x, double y);
 void   ds_image_view_get_center (DsImageView *self, double *x, double *y);
 
+/* Sets the zoom about the centre and leaves fit mode (user zoom, e.g. "1:1"). */
+void ds_image_view_zoom_to (DsImageView *self, double zoom);
 /* Zoom so the whole image fits, and keep fitting when the view is resized, until the user
  * zooms or pans. */
 void ds_image_view_zoom_fit (DsImageView *self);

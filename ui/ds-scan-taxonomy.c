@@ -80,7 +80,7 @@ ds_scan_taxonomy_new_from_text (const char *text, const char *source, GError **e
   taxonomy->source = g_strdup (source);
   if (!g_utf8_validate (text, -1, NULL))
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
                    _("Taxonomy %s is not UTF-8 text"), name);
       return NULL;
     }
@@ -101,7 +101,7 @@ ds_scan_taxonomy_new_from_text (const char *text, const char *source, GError **e
       if (n_parts < 2 || n_parts > 3 || parts[0][0] == '\0' || parts[1][0] == '\0'
           || (n_parts == 3 && g_utf8_strlen (parts[2], -1) != 1))
         {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+          g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
                        _("Taxonomy %s, line %u: expected “GROUP | LABEL” or “GROUP | LABEL | KEY” "
                          "with a one-character key"), name, n + 1);
           return NULL;
@@ -109,7 +109,7 @@ ds_scan_taxonomy_new_from_text (const char *text, const char *source, GError **e
       for (guint i = 0; i < taxonomy->labels->len; i++)
         if (g_strcmp0 (((DsScanLabel *) taxonomy->labels->pdata[i])->label, parts[1]) == 0)
           {
-            g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+            g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
                          _("Taxonomy %s, line %u: label “%s” appears twice"), name, n + 1,
                          parts[1]);
             return NULL;
@@ -124,7 +124,7 @@ ds_scan_taxonomy_new_from_text (const char *text, const char *source, GError **e
               || !g_unichar_isalnum (key))
             {
               scan_label_free (label);
-              g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+              g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
                            _("Taxonomy %s, line %u: key “%s” is reserved or already used; "
                              "choose another digit or letter"), name, n + 1, parts[2]);
               return NULL;
@@ -135,7 +135,7 @@ ds_scan_taxonomy_new_from_text (const char *text, const char *source, GError **e
     }
   if (taxonomy->labels->len == 0)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
                    _("Taxonomy %s has no labels"), name);
       return NULL;
     }
@@ -150,7 +150,7 @@ ds_scan_taxonomy_new_from_text (const char *text, const char *source, GError **e
         }
       if (label->key == 0)
         {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+          g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
                        _("Taxonomy %s has more labels than free keys (%u); use fewer labels"),
                        name, taxonomy->labels->len);
           return NULL;

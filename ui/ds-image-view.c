@@ -1,0 +1,627 @@
+/* ds-image-view.c — a pane that shows one plane of a DiaImage with pan and zoom.
+ *
+ * Design.  GTK 4.8 can only scale textures with a linear filter and has no single-channel
+ * texture formats, so the view never hands the image itself to GTK.  Instead, whenever the
+ * view changes (image, plane, render parameters, zoom, centre, size or scale factor) it marks
+ * its texture stale, and the next snapshot() renders exactly the visible area with
+ * dia_render_region() into a BGRA buffer of the widget's size in DEVICE pixels, wraps it with
+ * gdk_memory_texture_new() and draws it into the widget's logical bounds.  Zoomed-in pixels are
+ * therefore crisp squares, and on a HiDPI screen one image pixel can map to one device pixel.
+ * Re-rendering 1–2 Mpx costs a few milliseconds, so it is done on the main thread for now; the
+ * render call is pure arithmetic on frozen data and can move to a worker later without changes
+ * to the engine.
+ *
+ * The view state is (zoom, center-x, center-y), all GObject properties: zoom in device pixels
+ * per image pixel, centre in 0-based image coordinates at the middle of the widget.  Locking
+ * panes together is g_object_bind_property() on those three (see ds-window.c); setters only
+ * notify on real changes, so bidirectional bindings settle at once.  Image y points up (FITS
+ * and DS9 convention): widget y grows downwards, image y upwards.
+ *
+ * Each view keeps its own DiaRenderParams and plane choice, so a later difference pane can use
+ * a symmetric diverging map next to two grey ones.
+ *
+ * Signals: "pointer-moved" (inside, x, y) reports the image coordinate under the pointer for
+ * the status bar; inside is FALSE when the pointer left the view.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "ds-image-view.h"
+
+#include <glib/gi18n.h>
+#include <math.h>
+
+struct _DsImageView
+{
+  GtkWidget parent_instance;
+
+  DiaImage *image;
+  DsPlane plane;
+  float *mask_plane;            /* DS_PLANE_MASK: 0/1 float copy of the mask (owned)        */
+  DiaRenderParams params;
+
+  double zoom;                  /* device px per image px                                   */
+  double center_x, center_y;
+  gboolean fit_mode;            /* refit on resize until the user zooms or pans             */
+
+  GdkTexture *texture;          /* the last rendering, or NULL                              */
+  gboolean texture_stale;
+
+  double drag_start_x, drag_start_y;  /* centre when a pan drag began                     */
+  double pointer_x, pointer_y;        /* last pointer position, logical widget px (−1: none) */
+};
+
+G_DEFINE_FINAL_TYPE (DsImageView, ds_image_view, GTK_TYPE_WIDGET)
+
+enum
+{
+  PROP_0,
+  PROP_ZOOM,
+  PROP_CENTER_X,
+  PROP_CENTER_Y,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+enum
+{
+  SIGNAL_POINTER_MOVED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void
+view_invalidate (DsImageView *self)
+{
+  self->texture_stale = TRUE;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+/* The float plane currently shown, with its mask (NULL data when there is no image). */
+static const float *
+view_plane_data (DsImageView *self, const DiaMask **mask, size_t *stride)
+{
+  DiaImage *im = self->image;
+
+  *mask = NULL;
+  *stride = 0;
+  if (im == NULL)
+    return NULL;
+  *stride = im->stride;
+  *mask = im->mask;
+  switch (self->plane)
+    {
+    case DS_PLANE_VARIANCE:
+      return im->var;
+    case DS_PLANE_MASK:
+      *mask = NULL;
+      return self->mask_plane;
+    case DS_PLANE_IMAGE:
+    default:
+      return im->pix;
+    }
+}
+
+static void
+view_update_mask_plane (DsImageView *self)
+{
+  DiaImage *im = self->image;
+
+  g_clear_pointer (&self->mask_plane, g_free);
+  if (im == NULL || self->plane != DS_PLANE_MASK || im->mask == NULL)
+    return;
+  self->mask_plane = g_try_malloc_n (im->stride * (size_t) im->height, sizeof (float));
+  if (self->mask_plane == NULL)
+    return;
+  for (int y = 0; y < im->height; y++)
+    for (int x = 0; x < im->width; x++)
+      {
+        size_t i = dia_image_index (im, x, y);
+        self->mask_plane[i] = im->mask[i] != 0 ? 1.0f : 0.0f;
+      }
+}
+
+static void
+view_update_limits (DsImageView *self)
+{
+  const DiaMask *mask;
+  size_t stride;
+  const float *data = view_plane_data (self, &mask, &stride);
+
+  if (data == NULL)
+    return;
+  /* NO_DATA, BAD and SAT pixels say nothing about the sky level the stretch is for. */
+  dia_render_compute_limits (data, mask, DIA_MASK_NO_DATA | DIA_MASK_BAD | DIA_MASK_SAT,
+                             self->image->width, self->image->height, stride, &self->params);
+  if (self->params.stretch == DIA_STRETCH_HISTEQ)
+    dia_render_compute_histeq (data, mask, DIA_MASK_NO_DATA | DIA_MASK_BAD | DIA_MASK_SAT,
+                               self->image->width, self->image->height, stride,
+                               &self->params);
+}
+
+static int
+view_scale (DsImageView *self)
+{
+  return MAX (1, gtk_widget_get_scale_factor (GTK_WIDGET (self)));
+}
+
+/* Image coordinate of the bottom-left corner of the widget (see dia_render_region()). */
+static void
+view_origin (DsImageView *self, double *src_x, double *src_y)
+{
+  int s = view_scale (self);
+  double w = (double) gtk_widget_get_width (GTK_WIDGET (self)) * s;
+  double h = (double) gtk_widget_get_height (GTK_WIDGET (self)) * s;
+
+  *src_x = self->center_x - 0.5 * w / self->zoom;
+  *src_y = self->center_y - 0.5 * h / self->zoom;
+}
+
+static void
+view_apply_fit (DsImageView *self)
+{
+  int s = view_scale (self);
+  int w = gtk_widget_get_width (GTK_WIDGET (self)) * s;
+  int h = gtk_widget_get_height (GTK_WIDGET (self)) * s;
+
+  if (self->image == NULL || w <= 0 || h <= 0)
+    return;
+  ds_image_view_set_center (self, 0.5 * (self->image->width - 1),
+                            0.5 * (self->image->height - 1));
+  ds_image_view_set_zoom (self, MIN ((double) w / self->image->width,
+                                     (double) h / self->image->height));
+  /* set_zoom leaves fit mode only for user zooms; stay in it. */
+  self->fit_mode = TRUE;
+}
+
+/* --- rendering ----------------------------------------------------------------------------- */
+
+static void
+view_render_texture (DsImageView *self, int width, int height)
+{
+  const DiaMask *mask;
+  size_t stride, out_stride = (size_t) width * 4;
+  const float *data = view_plane_data (self, &mask, &stride);
+  double src_x, src_y;
+  guint8 *buf;
+  GBytes *bytes;
+
+  g_clear_object (&self->texture);
+  if (data == NULL || width <= 0 || height <= 0)
+    return;
+  buf = g_try_malloc (out_stride * (size_t) height);
+  if (buf == NULL)
+    return;
+  view_origin (self, &src_x, &src_y);
+  dia_render_region (data, mask, self->image->width, self->image->height, stride,
+                     &self->params, src_x, src_y, self->zoom, buf, width, height, out_stride);
+  bytes = g_bytes_new_take (buf, out_stride * (size_t) height);
+  self->texture = gdk_memory_texture_new (width, height, GDK_MEMORY_B8G8R8A8_PREMULTIPLIED,
+                                          bytes, out_stride);
+  g_bytes_unref (bytes);
+}
+
+static void
+ds_image_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
+{
+  DsImageView *self = DS_IMAGE_VIEW (widget);
+  int s = view_scale (self);
+  int w = gtk_widget_get_width (widget), h = gtk_widget_get_height (widget);
+
+  if (self->image == NULL || w <= 0 || h <= 0)
+    return;
+  if (self->texture_stale || self->texture == NULL
+      || gdk_texture_get_width (self->texture) != w * s
+      || gdk_texture_get_height (self->texture) != h * s)
+    {
+      view_render_texture (self, w * s, h * s);
+      self->texture_stale = FALSE;
+    }
+  if (self->texture != NULL)
+    gtk_snapshot_append_texture (snapshot, self->texture, &GRAPHENE_RECT_INIT (0, 0, w, h));
+}
+
+static void
+ds_image_view_size_allocate (GtkWidget *widget, int width, int height, int baseline)
+{
+  DsImageView *self = DS_IMAGE_VIEW (widget);
+
+  if (self->fit_mode)
+    view_apply_fit (self);
+  self->texture_stale = TRUE;
+}
+
+static void
+ds_image_view_measure (GtkWidget *widget, GtkOrientation orientation, int for_size,
+                       int *minimum, int *natural, int *minimum_baseline,
+                       int *natural_baseline)
+{
+  *minimum = 64;
+  *natural = 400;
+}
+
+/* --- input --------------------------------------------------------------------------------- */
+
+static void
+on_drag_begin (GtkGestureDrag *gesture, double x, double y, DsImageView *self)
+{
+  self->drag_start_x = self->center_x;
+  self->drag_start_y = self->center_y;
+  gtk_widget_grab_focus (GTK_WIDGET (self));
+}
+
+static void
+on_drag_update (GtkGestureDrag *gesture, double dx, double dy, DsImageView *self)
+{
+  double k = view_scale (self) / self->zoom;
+
+  self->fit_mode = FALSE;
+  /* Dragging right moves the image right: the centre moves left.  Dragging down moves the
+   * image down, and image y points up, so the centre moves up. */
+  ds_image_view_set_center (self, self->drag_start_x - dx * k, self->drag_start_y + dy * k);
+}
+
+static gboolean
+on_scroll (GtkEventControllerScroll *controller, double dx, double dy, DsImageView *self)
+{
+  int steps = dy < 0 ? 1 : dy > 0 ? -1 : 0;
+
+  if (steps != 0)
+    ds_image_view_zoom_step (self, steps, self->pointer_x, self->pointer_y);
+  return TRUE;
+}
+
+static void
+on_motion (GtkEventControllerMotion *controller, double x, double y, DsImageView *self)
+{
+  double ix, iy;
+
+  self->pointer_x = x;
+  self->pointer_y = y;
+  if (self->image == NULL)
+    return;
+  ds_image_view_widget_to_image (self, x, y, &ix, &iy);
+  g_signal_emit (self, signals[SIGNAL_POINTER_MOVED], 0, TRUE, ix, iy);
+}
+
+static void
+on_leave (GtkEventControllerMotion *controller, DsImageView *self)
+{
+  self->pointer_x = self->pointer_y = -1.0;
+  g_signal_emit (self, signals[SIGNAL_POINTER_MOVED], 0, FALSE, 0.0, 0.0);
+}
+
+/* --- GObject --------------------------------------------------------------------------------- */
+
+static void
+ds_image_view_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  DsImageView *self = DS_IMAGE_VIEW (object);
+
+  switch (prop_id)
+    {
+    case PROP_ZOOM:
+      g_value_set_double (value, self->zoom);
+      break;
+    case PROP_CENTER_X:
+      g_value_set_double (value, self->center_x);
+      break;
+    case PROP_CENTER_Y:
+      g_value_set_double (value, self->center_y);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+ds_image_view_set_property (GObject *object, guint prop_id, const GValue *value,
+                            GParamSpec *pspec)
+{
+  DsImageView *self = DS_IMAGE_VIEW (object);
+
+  switch (prop_id)
+    {
+    case PROP_ZOOM:
+      ds_image_view_set_zoom (self, g_value_get_double (value));
+      break;
+    case PROP_CENTER_X:
+      ds_image_view_set_center (self, g_value_get_double (value), self->center_y);
+      break;
+    case PROP_CENTER_Y:
+      ds_image_view_set_center (self, self->center_x, g_value_get_double (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+ds_image_view_finalize (GObject *object)
+{
+  DsImageView *self = DS_IMAGE_VIEW (object);
+
+  g_clear_pointer (&self->image, dia_image_unref);
+  g_clear_pointer (&self->mask_plane, g_free);
+  g_clear_object (&self->texture);
+  G_OBJECT_CLASS (ds_image_view_parent_class)->finalize (object);
+}
+
+static void
+ds_image_view_class_init (DsImageViewClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->get_property = ds_image_view_get_property;
+  object_class->set_property = ds_image_view_set_property;
+  object_class->finalize = ds_image_view_finalize;
+  widget_class->snapshot = ds_image_view_snapshot;
+  widget_class->size_allocate = ds_image_view_size_allocate;
+  widget_class->measure = ds_image_view_measure;
+
+  properties[PROP_ZOOM] =
+    g_param_spec_double ("zoom", NULL, NULL, DS_IMAGE_VIEW_ZOOM_MIN, DS_IMAGE_VIEW_ZOOM_MAX,
+                         1.0, G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY
+                         | G_PARAM_STATIC_STRINGS);
+  properties[PROP_CENTER_X] =
+    g_param_spec_double ("center-x", NULL, NULL, -G_MAXDOUBLE, G_MAXDOUBLE, 0.0,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_CENTER_Y] =
+    g_param_spec_double ("center-y", NULL, NULL, -G_MAXDOUBLE, G_MAXDOUBLE, 0.0,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /* (gboolean inside, double image_x, double image_y); main thread. */
+  signals[SIGNAL_POINTER_MOVED] =
+    g_signal_new ("pointer-moved", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 3, G_TYPE_BOOLEAN, G_TYPE_DOUBLE, G_TYPE_DOUBLE);
+
+  gtk_widget_class_set_css_name (widget_class, "ds-image-view");
+  gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_IMG);
+}
+
+static void
+ds_image_view_init (DsImageView *self)
+{
+  GtkGesture *drag;
+  GtkEventController *scroll, *motion;
+
+  dia_render_params_init (&self->params);
+  self->zoom = 1.0;
+  self->fit_mode = TRUE;
+  self->pointer_x = self->pointer_y = -1.0;
+  self->texture_stale = TRUE;
+
+  gtk_widget_add_css_class (GTK_WIDGET (self), "ds-image-view");
+  gtk_widget_set_focusable (GTK_WIDGET (self), TRUE);
+  gtk_widget_set_overflow (GTK_WIDGET (self), GTK_OVERFLOW_HIDDEN);
+  gtk_widget_set_cursor_from_name (GTK_WIDGET (self), "crosshair");
+
+  drag = gtk_gesture_drag_new ();
+  gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (drag), GDK_BUTTON_PRIMARY);
+  g_signal_connect (drag, "drag-begin", G_CALLBACK (on_drag_begin), self);
+  g_signal_connect (drag, "drag-update", G_CALLBACK (on_drag_update), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drag));
+
+  scroll = gtk_event_controller_scroll_new (GTK_EVENT_CONTROLLER_SCROLL_VERTICAL
+                                            | GTK_EVENT_CONTROLLER_SCROLL_DISCRETE);
+  g_signal_connect (scroll, "scroll", G_CALLBACK (on_scroll), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), scroll);
+
+  motion = gtk_event_controller_motion_new ();
+  g_signal_connect (motion, "motion", G_CALLBACK (on_motion), self);
+  g_signal_connect (motion, "enter", G_CALLBACK (on_motion), self);
+  g_signal_connect (motion, "leave", G_CALLBACK (on_leave), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), motion);
+}
+
+/* --- public API ------------------------------------------------------------------------------ */
+
+GtkWidget *
+ds_image_view_new (void)
+{
+  return g_object_new (DS_TYPE_IMAGE_VIEW, NULL);
+}
+
+void
+ds_image_view_set_image (DsImageView *self, DiaImage *image)
+{
+  g_return_if_fail (DS_IS_IMAGE_VIEW (self));
+
+  if (image != NULL)
+    dia_image_ref (image);
+  g_clear_pointer (&self->image, dia_image_unref);
+  self->image = image;
+  view_update_mask_plane (self);
+  view_update_limits (self);
+  if (self->fit_mode)
+    view_apply_fit (self);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION,
+                                  image != NULL && image->source != NULL ? image->source : "",
+                                  -1);
+  view_invalidate (self);
+}
+
+DiaImage *
+ds_image_view_get_image (DsImageView *self)
+{
+  g_return_val_if_fail (DS_IS_IMAGE_VIEW (self), NULL);
+  return self->image;
+}
+
+void
+ds_image_view_set_plane (DsImageView *self, DsPlane plane)
+{
+  g_return_if_fail (DS_IS_IMAGE_VIEW (self));
+
+  if (self->plane == plane)
+    return;
+  self->plane = plane;
+  view_update_mask_plane (self);
+  view_update_limits (self);
+  view_invalidate (self);
+}
+
+DsPlane
+ds_image_view_get_plane (DsImageView *self)
+{
+  g_return_val_if_fail (DS_IS_IMAGE_VIEW (self), DS_PLANE_IMAGE);
+  return self->plane;
+}
+
+void
+ds_image_view_set_render_params (DsImageView *self, const DiaRenderParams *params)
+{
+  g_return_if_fail (DS_IS_IMAGE_VIEW (self));
+  g_return_if_fail (params != NULL);
+
+  self->params = *params;
+  view_update_limits (self);
+  view_invalidate (self);
+}
+
+const DiaRenderParams *
+ds_image_view_get_render_params (DsImageView *self)
+{
+  g_return_val_if_fail (DS_IS_IMAGE_VIEW (self), NULL);
+  return &self->params;
+}
+
+void
+ds_image_view_set_stretch (DsImageView *self, DiaStretch stretch)
+{
+  DiaRenderParams params;
+
+  g_return_if_fail (DS_IS_IMAGE_VIEW (self));
+  params = self->params;
+  params.stretch = stretch;
+  ds_image_view_set_render_params (self, &params);
+}
+
+void
+ds_image_view_set_colormap (DsImageView *self, DiaColormap colormap)
+{
+  g_return_if_fail (DS_IS_IMAGE_VIEW (self));
+  self->params.colormap = colormap;
+  view_invalidate (self);
+}
+
+double
+ds_image_view_get_zoom (DsImageView *self)
+{
+  g_return_val_if_fail (DS_IS_IMAGE_VIEW (self), 1.0);
+  return self->zoom;
+}
+
+void
+ds_image_view_set_zoom (DsImageView *self, double zoom)
+{
+  g_return_if_fail (DS_IS_IMAGE_VIEW (self));
+
+  if (!isfinite (zoom))
+    return;
+  zoom = CLAMP (zoom, DS_IMAGE_VIEW_ZOOM_MIN, DS_IMAGE_VIEW_ZOOM_MAX);
+  if (zoom == self->zoom)
+    return;
+  self->zoom = zoom;
+  view_invalidate (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ZOOM]);
+}
+
+void
+ds_image_view_set_center (DsImageView *self, double x, double y)
+{
+  g_return_if_fail (DS_IS_IMAGE_VIEW (self));
+
+  if (!isfinite (x) || !isfinite (y))
+    return;
+  g_object_freeze_notify (G_OBJECT (self));
+  if (x != self->center_x)
+    {
+      self->center_x = x;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CENTER_X]);
+    }
+  if (y != self->center_y)
+    {
+      self->center_y = y;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CENTER_Y]);
+    }
+  view_invalidate (self);
+  g_object_thaw_notify (G_OBJECT (self));
+}
+
+void
+ds_image_view_get_center (DsImageView *self, double *x, double *y)
+{
+  g_return_if_fail (DS_IS_IMAGE_VIEW (self));
+  if (x != NULL)
+    *x = self->center_x;
+  if (y != NULL)
+    *y = self->center_y;
+}
+
+void
+ds_image_view_zoom_to (DsImageView *self, double zoom)
+{
+  g_return_if_fail (DS_IS_IMAGE_VIEW (self));
+  self->fit_mode = FALSE;
+  ds_image_view_set_zoom (self, zoom);
+}
+
+void
+ds_image_view_zoom_fit (DsImageView *self)
+{
+  g_return_if_fail (DS_IS_IMAGE_VIEW (self));
+  self->fit_mode = TRUE;
+  view_apply_fit (self);
+}
+
+void
+ds_image_view_zoom_step (DsImageView *self, int steps, double wx, double wy)
+{
+  double l, k, zoom, ix, iy, nx, ny;
+
+  g_return_if_fail (DS_IS_IMAGE_VIEW (self));
+
+  /* Snap to powers of two, where nearest-neighbour pixels are all the same size: from a fit
+   * zoom of 0.7, "in" goes to 1 and "out" to 0.5. */
+  l = log2 (self->zoom);
+  k = steps > 0 ? floor (l + 1e-6) + steps : ceil (l - 1e-6) + steps;
+  zoom = CLAMP (exp2 (k), DS_IMAGE_VIEW_ZOOM_MIN, DS_IMAGE_VIEW_ZOOM_MAX);
+  if (wx < 0 || wy < 0)
+    {
+      wx = 0.5 * gtk_widget_get_width (GTK_WIDGET (self));
+      wy = 0.5 * gtk_widget_get_height (GTK_WIDGET (self));
+    }
+  /* Keep the image point under (wx, wy) where it is. */
+  ds_image_view_widget_to_image (self, wx, wy, &ix, &iy);
+  self->fit_mode = FALSE;
+  {
+    int s = view_scale (self);
+    double w = (double) gtk_widget_get_width (GTK_WIDGET (self)) * s;
+    double h = (double) gtk_widget_get_height (GTK_WIDGET (self)) * s;
+
+    nx = ix - (wx * s - 0.5 * w) / zoom;
+    ny = iy - (0.5 * h - wy * s) / zoom;
+  }
+  g_object_freeze_notify (G_OBJECT (self));
+  ds_image_view_set_zoom (self, zoom);
+  ds_image_view_set_center (self, nx, ny);
+  g_object_thaw_notify (G_OBJECT (self));
+}
+
+void
+ds_image_view_widget_to_image (DsImageView *self, double wx, double wy, double *ix, double *iy)
+{
+  int s;
+  double w, h;
+
+  g_return_if_fail (DS_IS_IMAGE_VIEW (self));
+  s = view_scale (self);
+  w = (double) gtk_widget_get_width (GTK_WIDGET (self)) * s;
+  h = (double) gtk_widget_get_height (GTK_WIDGET (self)) * s;
+  *ix = self->center_x + (wx * s - 0.5 * w) / self->zoom;
+  *iy = self->center_y + (0.5 * h - wy * s) / self->zoom;
+}
