@@ -52,6 +52,7 @@ struct _DiaBackground
 #define BG_MIN_USABLE_FRACTION 0.25
 #define BG_CLIP_SIGMA          3.0
 #define BG_CLIP_ITER           5
+#define BG_MAX_SAMPLES         4096
 
 /* ------------------------------------------------------------------------------------------ */
 /* Cell statistics                                                                             */
@@ -158,16 +159,21 @@ bg_cell_body (int first, int last, int thread_index, gpointer data)
       int x0 = job->xb[cx], x1 = job->xb[cx + 1];
       int y0 = job->yb[cy], y1 = job->yb[cy + 1];
       gint64 n = 0, area = (gint64) (x1 - x0) * (y1 - y0);
+      /* Cells above BG_MAX_SAMPLES pixels are read on a regular sub-grid: 4096 samples pin
+       * the level to 1.6 % of σ, far below what the 3 × 3 filter and interpolation resolve,
+       * and the clipping passes then cost a quarter as much on 128-px cells. */
+      int step = area > BG_MAX_SAMPLES ? (int) ceil (sqrt ((double) area / BG_MAX_SAMPLES)) : 1;
+      gint64 n_grid = (gint64) ((x1 - x0 + step - 1) / step) * ((y1 - y0 + step - 1) / step);
 
-      for (int y = y0; y < y1; y++)
+      for (int y = y0; y < y1; y += step)
         {
           const float *p = im->pix + dia_image_index (im, 0, y);
           const DiaMask *m = im->mask + dia_image_index (im, 0, y);
-          for (int x = x0; x < x1; x++)
+          for (int x = x0; x < x1; x += step)
             if ((m[x] & job->exclude) == 0 && isfinite (p[x]))
               buf[n++] = p[x];
         }
-      if (n < 3 || n < BG_MIN_USABLE_FRACTION * area)
+      if (n < 3 || n < BG_MIN_USABLE_FRACTION * n_grid)
         {
           job->level[c] = job->sigma[c] = NAN;
           continue;
@@ -516,11 +522,19 @@ bg_render_row (const DiaBackground *bg, int y, int x_first, int width, float *ou
       c1 = (-11.0 * f0 + 18.0 * f1 - 9.0 * f2 + 2.0 * f3) / 2.0;
       c2 = (18.0 * f0 - 45.0 * f1 + 36.0 * f2 - 9.0 * f3) / 2.0;
       c3 = (-9.0 * f0 + 27.0 * f1 - 27.0 * f2 + 9.0 * f3) / 2.0;
-      for (; x < x_end && x <= gx[p + 1]; x++)
-        {
-          double t = (x - a) / h;
-          out[x - x_first] = (float) (c0 + t * (c1 + t * (c2 + t * c3)));
-        }
+      {
+        /* Pixels x ≤ gx[p + 1] of this patch; t advances by 1/h per pixel (no division in the
+         * loop, so it vectorises). */
+        int xe = MIN (x_end, (int) floor (gx[p + 1]) + 1);
+        double inv_h = 1.0 / h, t0 = (x - a) * inv_h;
+        float *o = out + (x - x_first);
+        for (int i = 0; i < xe - x; i++)
+          {
+            double t = t0 + i * inv_h;
+            o[i] = (float) (c0 + t * (c1 + t * (c2 + t * c3)));
+          }
+        x = MAX (x, xe);
+      }
     }
   for (; x < x_end; x++)
     out[x - x_first] = (float) v_right;

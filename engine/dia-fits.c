@@ -42,6 +42,7 @@
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <wcslib/wcs.h>
 
@@ -303,9 +304,10 @@ card_value (const char *value, const char *card_end, char out[FLEN_VALUE])
   out[n] = '\0';
 }
 
-/* Looks key up in the headers in order; the first hit wins.  Case-insensitive. */
+/* Looks key up in the headers in order; the first hit wins.  Case-insensitive.  out holds
+ * out_len bytes (at least FLEN_VALUE); long strings are cut to fit. */
 static gboolean
-header_lookup (const HeaderText *hdrs, int n_hdrs, const char *key, char out[FLEN_VALUE])
+header_lookup (const HeaderText *hdrs, int n_hdrs, const char *key, char *out, size_t out_len)
 {
   for (int h = 0; h < n_hdrs; h++)
     for (int k = 0; hdrs[h].cards && k < hdrs[h].n; k++)
@@ -315,6 +317,19 @@ header_lookup (const HeaderText *hdrs, int n_hdrs, const char *key, char out[FLE
         if (!card_split (card, name, &value) || g_ascii_strcasecmp (name, key) != 0)
           continue;
         card_value (value, card + 80, out);
+        /* Long strings (cfitsio's CONTINUE convention): a trailing '&' continues the value
+         * on the next card, up to the FLEN_VALUE we keep. */
+        for (int c = k + 1; c < hdrs[h].n; c++)
+          {
+            const char *next = hdrs[h].cards + (size_t) c * 80;
+            size_t len = strlen (out);
+            char more[FLEN_VALUE];
+            if (len == 0 || out[len - 1] != '&' || strncmp (next, "CONTINUE  ", 10) != 0)
+              break;
+            out[len - 1] = '\0';
+            card_value (next + 10, next + 80, more);
+            g_strlcat (out, more, out_len);
+          }
         return TRUE;
       }
   return FALSE;
@@ -343,7 +358,7 @@ header_number (const HeaderText *hdrs, int n_hdrs, const char *const *keys)
 {
   char val[FLEN_VALUE];
   for (; *keys; keys++)
-    if (header_lookup (hdrs, n_hdrs, *keys, val))
+    if (header_lookup (hdrs, n_hdrs, *keys, val, sizeof val))
       {
         double v = parse_number (val);
         if (isfinite (v))
@@ -358,7 +373,7 @@ header_string (const HeaderText *hdrs, int n_hdrs, const char *const *keys, char
 {
   char val[FLEN_VALUE];
   for (; *keys; keys++)
-    if (header_lookup (hdrs, n_hdrs, *keys, val) && val[0])
+    if (header_lookup (hdrs, n_hdrs, *keys, val, sizeof val) && val[0])
       {
         g_strlcpy (out, val, out_len);
         return TRUE;
@@ -486,6 +501,39 @@ path_names_hdu (const char *path)
   return extspec[0] || filter[0] || binspec[0];
 }
 
+/* cfitsio reports a text file or an image in another format as a bare read error; a look at
+ * the first bytes of a plain local file gives the user a better message.  Compressed files
+ * (gzip, bzip2, compress, zip) and paths cfitsio would interpret are left to cfitsio. */
+static gboolean
+sniff_fits (const char *path, GError **error)
+{
+  unsigned char head[32] = { 0 };
+  size_t n;
+  FILE *fp;
+  GString *shown;
+
+  if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
+    return TRUE;
+  fp = g_fopen (path, "rb");
+  if (fp == NULL)
+    return TRUE;
+  n = fread (head, 1, sizeof head, fp);
+  fclose (fp);
+  if ((n >= 9 && memcmp (head, "SIMPLE  =", 9) == 0)
+      || (n >= 2 && head[0] == 0x1f && (head[1] == 0x8b || head[1] == 0x9d))
+      || (n >= 3 && memcmp (head, "BZh", 3) == 0)
+      || (n >= 4 && memcmp (head, "PK\003\004", 4) == 0))
+    return TRUE;
+  shown = g_string_new (NULL);
+  for (size_t i = 0; i < MIN (n, (size_t) 16); i++)
+    g_string_append_c (shown, g_ascii_isprint (head[i]) ? (char) head[i] : '.');
+  g_set_error (error, DIA_ERROR, DIA_ERROR_FORMAT,
+               _("%s: not a FITS file (it starts with “%s” instead of “SIMPLE  =”); open a "
+                 "FITS image (.fits, .fit, .fz, .fits.gz)"), path, shown->str);
+  g_string_free (shown, TRUE);
+  return FALSE;
+}
+
 static gboolean
 fits_source_open (FitsSource *src, const char *path, GError **error)
 {
@@ -501,6 +549,8 @@ fits_source_open (FitsSource *src, const char *path, GError **error)
                      "copied or downloaded completely?"), path);
       return FALSE;
     }
+  if (!sniff_fits (path, error))
+    return FALSE;
   if (strlen (path) >= FLEN_FILENAME - 1)
     {
       g_set_error (error, DIA_ERROR, DIA_ERROR_IO,
@@ -586,7 +636,7 @@ hdu_check_dims (FitsSource *src, int hdu, int *width, int *height, GError **erro
       {
         g_set_error (error, DIA_ERROR, DIA_ERROR_FORMAT,
                      _("%s: HDU %d is a %d-D cube (NAXIS=%d); Diffscope needs a 2-D image — "
-                       "name the plane with %s[%d][*,*,1]"), src->path, hdu, naxis, naxis,
+                       "name the plane with %s[%d][*,*,1:1]"), src->path, hdu, naxis, naxis,
                      src->path, hdu - 1);
         return FALSE;
       }
@@ -627,6 +677,25 @@ hdu_move (FitsSource *src, int hdu, gboolean *is_image, int *naxis, GError **err
   return TRUE;
 }
 
+/* Reads the last pixel of the current HDU.  Header sizes are not trusted: a truncated file,
+ * or a header claiming far more data than the file holds, fails here, before any plane is
+ * allocated. */
+static gboolean
+hdu_probe_last_pixel (FitsSource *src, int hdu, int width, int height, GError **error)
+{
+  LONGLONG last[9] = { width, height, 1, 1, 1, 1, 1, 1, 1 };
+  double nan_value = NAN, value;
+  int status = 0, anynul = 0;
+
+  if (fits_read_pixll (src->f, TDOUBLE, last, 1, &nan_value, &value, &anynul, &status) != 0)
+    {
+      g_autofree char *what = g_strdup_printf (_("reading the pixels of HDU %d (the file may "
+                                                 "be truncated)"), hdu);
+      return fits_fail (error, status, src->path, what);
+    }
+  return TRUE;
+}
+
 /* Decides which HDUs hold the image, mask and variance. */
 static gboolean
 fits_source_classify (FitsSource *src, gboolean allow_lsst, GError **error)
@@ -636,7 +705,8 @@ fits_source_classify (FitsSource *src, gboolean allow_lsst, GError **error)
   if (src->named)
     {
       fits_get_hdu_num (src->f, &src->image_hdu);
-      return hdu_check_dims (src, src->image_hdu, &src->width, &src->height, error);
+      return hdu_check_dims (src, src->image_hdu, &src->width, &src->height, error)
+             && hdu_probe_last_pixel (src, src->image_hdu, src->width, src->height, error);
     }
   for (hdu = 1; hdu <= src->n_hdus; hdu++)
     {
@@ -700,7 +770,8 @@ fits_source_classify (FitsSource *src, gboolean allow_lsst, GError **error)
     if (!hdu_move (src, src->image_hdu, &is_image, &naxis, error))
       return FALSE;
   }
-  if (!hdu_check_dims (src, src->image_hdu, &src->width, &src->height, error))
+  if (!hdu_check_dims (src, src->image_hdu, &src->width, &src->height, error)
+      || !hdu_probe_last_pixel (src, src->image_hdu, src->width, src->height, error))
     return FALSE;
   /* The mask and variance HDUs must share the image's grid. */
   for (int k = 0; k < 2; k++)
@@ -721,6 +792,8 @@ fits_source_classify (FitsSource *src, gboolean allow_lsst, GError **error)
                        src->height);
           return FALSE;
         }
+      if (!hdu_probe_last_pixel (src, plane_hdu, w, h, error))
+        return FALSE;
     }
   return TRUE;
 }
@@ -769,23 +842,15 @@ read_plane (FitsSource *src, int hdu, DiaImage *image, PlaneKind kind, GError **
 {
   const int w = image->width, h = image->height;
   gint64 rows_per_block = MAX (1, FITS_BLOCK_PIXELS / w);
-  double nan_value = NAN, probe;
-  LONGLONG first[2];
+  double nan_value = NAN;
+  /* cfitsio reads NAXIS entries: degenerate axes beyond the second are 1. */
+  LONGLONG first[9] = { 1, 1, 1, 1, 1, 1, 1, 1, 1 };
   int status = 0, type = 0, anynul = 0;
   g_autofree double *buf = NULL;
   g_autofree char *what = g_strdup_printf (_("reading the pixels of HDU %d"), hdu);
 
   if (fits_movabs_hdu (src->f, hdu, &type, &status) != 0)
     return fits_fail (error, status, src->path, what);
-  /* The last pixel first: a truncated file fails here, before the conversion work. */
-  first[0] = w;
-  first[1] = h;
-  if (fits_read_pixll (src->f, TDOUBLE, first, 1, &nan_value, &probe, &anynul, &status) != 0)
-    {
-      g_autofree char *trunc = g_strdup_printf (_("reading the pixels of HDU %d (the file may "
-                                                  "be truncated)"), hdu);
-      return fits_fail (error, status, src->path, trunc);
-    }
   rows_per_block = MIN (rows_per_block, h);
   buf = g_try_new (double, (gsize) (rows_per_block * w));
   if (buf == NULL)
@@ -1075,7 +1140,7 @@ read_source (FitsSource *src, gboolean *has_var, GError **error)
   int n_img = 0, n_prim = 0, n_mask = 0;
   HeaderText hdrs[2];
   int n_hdrs = 0;
-  char val[FLEN_VALUE];
+  char val[sizeof ((DiaImageMeta *) NULL)->variance_note];
 
   *has_var = FALSE;
   image = dia_image_new (src->width, src->height, error);
@@ -1149,9 +1214,9 @@ read_source (FitsSource *src, gboolean *has_var, GError **error)
       image->meta.variance_origin = DIA_VARIANCE_FROM_FILE;
       g_snprintf (image->meta.variance_note, sizeof image->meta.variance_note,
                   _("from the VARIANCE HDU of the file"));
-      if (header_lookup (hdrs, n_hdrs, "DS_VARORIGIN", val))
+      if (header_lookup (hdrs, n_hdrs, "DS_VARORIGIN", val, sizeof val))
         image->meta.variance_origin = origin_from_name (val, DIA_VARIANCE_FROM_FILE);
-      if (header_lookup (hdrs, n_hdrs, "DS_VARNOTE", val) && val[0])
+      if (header_lookup (hdrs, n_hdrs, "DS_VARNOTE", val, sizeof val) && val[0])
         g_strlcpy (image->meta.variance_note, val, sizeof image->meta.variance_note);
     }
   if (src->named || src->image_hdu == 1 || src->lsst)

@@ -83,7 +83,8 @@ struct _DiaKernelSolution
   int bg_order, n_bg;           /* differential background (n_bg = 0: not fitted)         */
   double *coef;                 /* 1 + (n_basis−1)·n_spatial + n_bg unknowns (§2.4 order) */
   double domain[4];             /* x_min, x_max, y_min, y_max of the Chebyshev domain     */
-  double condition_number;      /* λ_max / λ_min of the spatial normal matrix             */
+  double condition_number;      /* λ_max / λ_min of the spatial normal matrix scaled to a  */
+                                /* unit diagonal, so it does not depend on flux units      */
   int n_stamps_used;
 };
 

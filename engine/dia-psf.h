@@ -39,6 +39,7 @@ typedef struct
   double snr;                   /* flux / flux_err                                      */
   double ixx, iyy, ixy;         /* second moments, px²                                  */
   guint flags;                  /* DiaStarFlags                                         */
+  double r_aperture;            /* px, radius of the aperture `flux` was measured in    */
 } DiaStar;
 
 /* threshold_sigma: detection threshold in sky σ (e.g. 10).  max_stars caps the list (the

@@ -98,26 +98,38 @@ struct _DiaSimTruth
   float *kernel_centre;         /* true K at the image centre, kernel_size²             */
   double kernel_sum;            /* = flux_ratio                                         */
   float *diff_variance;         /* expected var of S − K⋆T per pixel (width × height)   */
+                                /* (of K⋆S − T in the SCIENCE_SHARPER regime)          */
   float *template_model;        /* noiseless template, e- (width × height)               */
   float *science_model;         /* noiseless science, e- (width × height)                */
   /* Sky planes sky(x, y) = c[0] + c[1] x + c[2] y (e-, buffer px) of each image, and the
-   * expected S − K⋆T of the sky alone (the differential background a fit should find). */
+   * expected difference of the skies alone (the differential background a fit should find):
+   * S − K⋆T when the science is broader, K⋆S − T when it is sharper. */
   double sky_template_plane[3];
   double sky_science_plane[3];
   double diff_background[3];
   int bad_column;               /* x of the BAD column of the science image, −1 if none  */
 };
 
-/* Generates the pair.  Both images are frozen; their variance planes hold the exact
- * expected noise variance; masks carry SAT (and NO_DATA-free frames), BAD on the bad column,
- * CR only in the truth (the mask does not reveal cosmic rays).  *truth may be NULL if not
- * wanted.  Deterministic for a given params (including seed), whatever the thread count. */
+/* Generates the pair.  *template_out and *science_out receive new references (unref them);
+ * *truth, when asked for, is owned by the caller (dia_sim_truth_free).  Any thread; the work
+ * runs on params->n_threads workers.  Pixel values are electrons.  Both images are frozen;
+ * their variance planes hold the exact expected
+ * noise variance; masks carry SAT (and NO_DATA-free frames), BAD on the bad column, CR only in
+ * the truth (the mask does not reveal cosmic rays).  *truth may be NULL if not wanted.  Deterministic for a given params (including seed), whatever the thread count. */
 gboolean dia_sim_generate (const DiaSimParams *params, DiaImage **template_out,
                            DiaImage **science_out, DiaSimTruth **truth, DiaMonitor *monitor,
                            GError **error);
 
-/* The true kernel at (x, y) into out[kernel_size²]. */
+/* The true kernel at (x, y) (buffer px) into out[kernel_size²], centre at (h, h), applied as a
+ * correlation; sums to flux_ratio.  Any thread. */
 void dia_sim_truth_kernel (const DiaSimTruth *truth, double x, double y, float *out);
+
+/* The true unit-sum PSF of the science (science = TRUE) or template image for a point source of
+ * the given flux (e-) at (x, y), drawn into out[size²] (size odd) with pixel (lround(x),
+ * lround(y)) at the centre.  The flux matters because the simulator renders each source out to
+ * the radius where it falls below 0.5 e-/px, exactly as here. */
+void dia_sim_truth_psf (const DiaSimTruth *truth, gboolean science, double x, double y,
+                        double flux, float *out, int size);
 
 void dia_sim_truth_free (DiaSimTruth *truth);
 

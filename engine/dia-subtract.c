@@ -356,6 +356,7 @@ typedef struct
   DiaRect region;
   gboolean convolve_template;
   double other_scale;           /* 1 (template flavour) or 1/k0 (science flavour)         */
+  const DiaKernelSolution *bg;  /* science flavour: background to remove from T, or NULL   */
   gboolean identity_map;
   DiaMask map[DIA_MASK_MAX_PLANES];
 } SubtractCombine;
@@ -380,7 +381,10 @@ subtract_combine_rows (int first, int last, int thread_index, gpointer data)
       for (int x = 0; x < c->region.width; x++)
         {
           DiaMask m = mm[x] | (c->identity_map ? om[x] : subtract_remap (om[x], c->map));
-          float d = c->convolve_template ? op[x] - mp[x] : mp[x] - s * op[x];
+          float b = c->bg ? (float) dia_kernel_solution_background (c->bg, c->region.x + x,
+                                                                    c->region.y + y)
+                          : 0.0f;
+          float d = c->convolve_template ? op[x] - mp[x] : mp[x] - s * (op[x] - b);
           float v = mv[x] + s2 * ov[x];
           if (m & DIA_MASK_NO_DATA)
             {
@@ -410,7 +414,10 @@ _dia_subtract_apply_al (const DiaSubtractPlan *plan, const DiaRect *region,
 
   dia_convolve_params_init (&cp);
   cp.n_threads = plan->request.n_threads;
-  cp.add_background = plan->request.subtract_background && plan->kernel->n_bg > 0;
+  /* Template flavour: the background is part of the model K⋆T + bg.  Science flavour: the
+   * model is T ≈ K⋆S + bg in template units, so bg is removed from T before the division by
+   * k0 (in the combine step), giving D = (K⋆S + bg − T)/k0 exactly. */
+  cp.add_background = tflav && plan->request.subtract_background && plan->kernel->n_bg > 0;
   cp.scale = tflav ? 1.0 : 1.0 / plan->k0;
   dia_monitor_stage (monitor, "convolve", 0.0);
   matched = dia_convolve_image (convolved, plan->kernel, region, &cp, monitor, error);
@@ -459,6 +466,8 @@ _dia_subtract_apply_al (const DiaSubtractPlan *plan, const DiaRect *region,
   c.region = *region;
   c.convolve_template = tflav;
   c.other_scale = tflav ? 1.0 : 1.0 / plan->k0;
+  c.bg = (!tflav && plan->request.subtract_background && plan->kernel->n_bg > 0) ? plan->kernel
+                                                                                   : NULL;
   c.identity_map = subtract_mask_map (diff, other, c.map);
   if (matched != diff)
     dia_image_copy_plane_names (matched, diff);
@@ -485,7 +494,8 @@ subtract_measure_quality (const DiaSubtractPlan *plan, DiaSubtractResult *result
   const DiaImage *d = result->diff;
   const DiaMask exclude = DIA_MASK_UNUSABLE | DIA_MASK_CR | DIA_MASK_SUSPECT | DIA_MASK_INTRP;
   gint64 n = (gint64) d->width * d->height, m = 0;
-  int step = n > 4000000 ? 2 : 1;
+  /* A regular sub-grid of at most ~2^18 pixels: plenty for a robust σ, cheap on reruns. */
+  int step = MAX (1, (int) ceil (sqrt ((double) n / 262144.0)));
   float *r = g_try_new (float, n / (step * step) + d->width + d->height + 1);
   double fwhm = MAX (plan->info.fwhm_science, plan->info.fwhm_template);
   int rad = (int) ceil (isfinite (fwhm) ? 1.5 * fwhm : 5.0);

@@ -13,9 +13,10 @@ G_DECLARE_FINAL_TYPE (DsApplication, ds_application, DS, APPLICATION, GtkApplica
 
 DsApplication *ds_application_new (void);
 
-/* The application's settings (transfer none).  Never NULL: when the schema is installed (or
- * found through GSETTINGS_SCHEMA_DIR) the normal backend is used; when it is only found in the
- * build tree, or when taking a scripted screenshot, a memory backend. */
+/* The application's settings (transfer none).  When the schema is installed (or found through
+ * GSETTINGS_SCHEMA_DIR) the normal backend is used; when it is only found in the build tree,
+ * or when taking a scripted screenshot, a memory backend.  NULL only when no schema can be
+ * found at all: callers then use the defaults and remember nothing. */
 GSettings *ds_application_get_settings (DsApplication *self);
 
 /* --screenshot=FILE: the PNG to write once the pair is shown (NULL in interactive use). */

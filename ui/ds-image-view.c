@@ -4,7 +4,8 @@
  * texture formats, so the view never hands the image itself to GTK.  Instead, whenever the
  * view changes (image, plane, render parameters, zoom, centre, size or scale factor) it marks
  * its texture stale, and the next snapshot() renders exactly the visible area with
- * dia_render_region() into a BGRA buffer of the widget's size in DEVICE pixels, wraps it with
+ * dia_render_region() into a BGRA buffer in DEVICE pixels (the part of the widget the image
+ * covers), wraps it with
  * gdk_memory_texture_new() and draws it into the widget's logical bounds.  Zoomed-in pixels are
  * therefore crisp squares, and on a HiDPI screen one image pixel can map to one device pixel.
  * Re-rendering 1–2 Mpx costs a few milliseconds, so it is done on the main thread for now; the
@@ -44,6 +45,8 @@ struct _DsImageView
   gboolean fit_mode;            /* refit on resize until the user zooms or pans             */
 
   GdkTexture *texture;          /* the last rendering, or NULL                              */
+  int texture_x, texture_y;     /* its offset in the widget, device px                      */
+  int texture_for_w, texture_for_h;   /* widget size in device px it was rendered for      */
   gboolean texture_stale;
 
   double drag_start_x, drag_start_y;  /* centre when a pan drag began                     */
@@ -177,28 +180,49 @@ view_apply_fit (DsImageView *self)
 
 /* --- rendering ----------------------------------------------------------------------------- */
 
+/* Renders the part of the widget (width × height device px) that the image covers: the
+ * margins around a fitted image show the pane background rather than the no-data colour, and
+ * fewer pixels are rendered.  Sets texture_x/y to its device-pixel offset in the widget. */
 static void
 view_render_texture (DsImageView *self, int width, int height)
 {
   const DiaMask *mask;
-  size_t stride, out_stride = (size_t) width * 4;
+  size_t stride, out_stride;
   const float *data = view_plane_data (self, &mask, &stride);
-  double src_x, src_y;
+  double src_x, src_y, x0, x1, y0, y1;
+  int c0, c1, r0, r1, tw, th;
   guint8 *buf;
   GBytes *bytes;
 
   g_clear_object (&self->texture);
   if (data == NULL || width <= 0 || height <= 0)
     return;
-  buf = g_try_malloc (out_stride * (size_t) height);
+  view_origin (self, &src_x, &src_y);
+  /* The image spans [−½, w − ½] × [−½, h − ½]; output row r is at height − r from the bottom. */
+  x0 = (-0.5 - src_x) * self->zoom;
+  x1 = (self->image->width - 0.5 - src_x) * self->zoom;
+  y0 = height - (self->image->height - 0.5 - src_y) * self->zoom;
+  y1 = height - (-0.5 - src_y) * self->zoom;
+  c0 = (int) floor (CLAMP (x0, 0.0, (double) width));
+  c1 = (int) ceil (CLAMP (x1, 0.0, (double) width));
+  r0 = (int) floor (CLAMP (y0, 0.0, (double) height));
+  r1 = (int) ceil (CLAMP (y1, 0.0, (double) height));
+  tw = c1 - c0;
+  th = r1 - r0;
+  if (tw <= 0 || th <= 0)
+    return;
+  out_stride = (size_t) tw * 4;
+  buf = g_try_malloc (out_stride * (size_t) th);
   if (buf == NULL)
     return;
-  view_origin (self, &src_x, &src_y);
   dia_render_region (data, mask, self->image->width, self->image->height, stride,
-                     &self->params, src_x, src_y, self->zoom, buf, width, height, out_stride);
-  bytes = g_bytes_new_take (buf, out_stride * (size_t) height);
-  self->texture = gdk_memory_texture_new (width, height, GDK_MEMORY_B8G8R8A8_PREMULTIPLIED,
-                                          bytes, out_stride);
+                     &self->params, src_x + c0 / self->zoom, src_y + (height - r1) / self->zoom,
+                     self->zoom, buf, tw, th, out_stride);
+  bytes = g_bytes_new_take (buf, out_stride * (size_t) th);
+  self->texture = gdk_memory_texture_new (tw, th, GDK_MEMORY_B8G8R8A8_PREMULTIPLIED, bytes,
+                                          out_stride);
+  self->texture_x = c0;
+  self->texture_y = r0;
   g_bytes_unref (bytes);
 }
 
@@ -211,15 +235,23 @@ ds_image_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
 
   if (self->image == NULL || w <= 0 || h <= 0)
     return;
-  if (self->texture_stale || self->texture == NULL
-      || gdk_texture_get_width (self->texture) != w * s
-      || gdk_texture_get_height (self->texture) != h * s)
+  if (self->texture_stale || w * s != self->texture_for_w || h * s != self->texture_for_h)
     {
       view_render_texture (self, w * s, h * s);
+      self->texture_for_w = w * s;
+      self->texture_for_h = h * s;
       self->texture_stale = FALSE;
     }
   if (self->texture != NULL)
-    gtk_snapshot_append_texture (snapshot, self->texture, &GRAPHENE_RECT_INIT (0, 0, w, h));
+    {
+      /* Device pixels back to logical units: the texture maps 1:1 onto device pixels. */
+      graphene_rect_t bounds = GRAPHENE_RECT_INIT (
+        (float) self->texture_x / s, (float) self->texture_y / s,
+        (float) gdk_texture_get_width (self->texture) / s,
+        (float) gdk_texture_get_height (self->texture) / s);
+
+      gtk_snapshot_append_texture (snapshot, self->texture, &bounds);
+    }
 }
 
 static void

@@ -11,6 +11,7 @@
 #include "dia-fits.h"
 #include "dia-image.h"
 #include "dia-stats.h"
+#include "dia-params.h"
 #include "dia-subtract.h"
 
 #include <math.h>

@@ -58,7 +58,8 @@ check_eq "$(awk '$1 == "alice" { print $2 }' "$TMP/stats")" 3 "acts of alice"
 "$CLI" labels import --db "$TMP/a.db" "$TMP/b.db" >"$TMP/import" || fail "import"
 grep -q ': 3 rows added, 1 duplicates skipped' "$TMP/import" || fail "import: $(cat "$TMP/import")"
 "$CLI" labels import --db "$TMP/a.db" --from "$TMP/b.db" >"$TMP/import" || fail "re-import"
-grep -q ': 0 rows added, 4 duplicates skipped' "$TMP/import" || fail "re-import: $(cat "$TMP/import")"
+grep -q ': 0 rows added, 4 duplicates skipped' "$TMP/import" \
+  || fail "re-import: $(cat "$TMP/import")"
 
 "$CLI" labels stats --db "$TMP/a.db" >"$TMP/stats" || fail "stats merged"
 check_eq "$(sed -n 's/^acts: //p' "$TMP/stats")" 6 "acts after merge"
@@ -75,7 +76,8 @@ check_eq "$(head -n 1 "$TMP/out.csv" | tr -d '\r')" \
 grep -q '"first, ""quoted"" note"' "$TMP/out.csv" || fail "CSV quoting of a note"
 check_eq "$(grep -c "$(printf '\r')\$" "$TMP/out.csv")" 7 "CRLF line ends (header + 6 records)"
 if command -v python3 >/dev/null 2>&1; then
-  n=$(python3 -c 'import csv,sys; r=list(csv.reader(open(sys.argv[1], newline="", encoding="utf-8")))
+  n=$(python3 -c 'import csv, sys
+r = list(csv.reader(open(sys.argv[1], newline="", encoding="utf-8")))
 assert all(len(x) == 13 for x in r), r
 assert any(x[10] == "line one\nline two" for x in r)
 print(len(r) - 1)' "$TMP/out.csv") || fail "CSV does not parse with python csv"
@@ -89,7 +91,8 @@ if command -v python3 >/dev/null 2>&1; then
   python3 -c 'import json,sys
 rows=[json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
 assert [r["candidate_id"] for r in rows] == ["ztf_1","ztf_2","ztf_2","ztf_3","ztf_4","ztf_4"]
-assert rows[3]["note"] == "Ångström ✓" and rows[5]["label"] is None and rows[5]["action"] == "undo"
+assert rows[3]["note"] == "Ångström ✓"
+assert rows[5]["label"] is None and rows[5]["action"] == "undo"
 assert rows[0]["x"] == 31 and rows[1]["x"] is None' "$TMP/out.jsonl" || fail "JSONL content"
 fi
 
