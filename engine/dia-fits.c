@@ -1034,25 +1034,79 @@ flag_no_data (DiaImage *image, gboolean check_var)
   return n;
 }
 
+/* Sky level and noise from blocks: the median over blocks of each block's 3σ-clipped mean and
+ * stdev.  A global robust σ is inflated by smooth structure (galaxy halos, intracluster light,
+ * gradients); within a block such structure is nearly flat, so the median block stdev is the
+ * pixel noise of the sky.  FALSE when no block has enough usable pixels. */
+static gboolean
+estimate_sky_blocks (const DiaImage *image, DiaMask exclude, double *sky, double *sigma)
+{
+  int b = CLAMP (MIN (image->width, image->height) / 8, 16, 64);
+  int nbx = MAX (1, image->width / b), nby = MAX (1, image->height / b);
+  g_autofree float *vals = g_new (float, (size_t) b * b * 4);
+  g_autofree float *means = g_new (float, (size_t) nbx * nby);
+  g_autofree float *sds = g_new (float, (size_t) nbx * nby);
+  g_autofree float *scratch = g_new (float, (size_t) nbx * nby);
+  gint64 nb = 0;
+
+  for (int by = 0; by < nby; by++)
+    for (int bx = 0; bx < nbx; bx++)
+      {
+        int x0 = bx * b, y0 = by * b;
+        int x1 = bx == nbx - 1 ? image->width : x0 + b, y1 = by == nby - 1 ? image->height : y0 + b;
+        gint64 n = 0;
+        double m, sd;
+        if ((gint64) (x1 - x0) * (y1 - y0) > (gint64) b * b * 4)
+          continue;
+        for (int y = y0; y < y1; y++)
+          for (int x = x0; x < x1; x++)
+            {
+              size_t i = dia_image_index (image, x, y);
+              if (!(image->mask[i] & exclude) && isfinite (image->pix[i]))
+                vals[n++] = image->pix[i];
+            }
+        if (n < b * b / 4)
+          continue;
+        dia_stats_clipped (vals, n, 3.0, 3, &m, &sd);
+        if (isfinite (m) && sd > 0 && isfinite (sd))
+          {
+            means[nb] = (float) m;
+            sds[nb] = (float) sd;
+            nb++;
+          }
+      }
+  if (nb == 0)
+    return FALSE;
+  *sky = dia_stats_median (means, nb, scratch);
+  *sigma = dia_stats_median (sds, nb, scratch);
+  return TRUE;
+}
+
 /* Variance from the data when the file has none (see dia-fits.h and the note written into
- * meta.variance_note).  Model, in pix units: var = max(pix − sky, 0) / g_eff + σ_sky², where
- * σ_sky is the robust σ of the image and sky its median.  g_eff is the header gain when known
- * (pix then counts ADU: a source of s ADU adds s/g ADU² of Poisson variance); otherwise it
- * is derived from the sky itself, g_eff = sky / σ_sky², which is exact for a sky-noise-limited
- * image that was not background-subtracted.  When the sky level is not positive the source
- * term cannot be calibrated and only the (constant) sky variance is used. */
+ * meta.variance_note).  Model, in pix units: var = max(pix − sky, 0) / g_eff + σ_sky², with sky
+ * and σ_sky from estimate_sky_blocks (falling back to the global median and robust σ).  g_eff
+ * is the header gain when known (pix then counts ADU: a source of s ADU adds s/g ADU² of
+ * Poisson variance); otherwise it is derived from the sky itself, g_eff = sky / σ_sky², which
+ * is exact for a sky-noise-limited image that was not background-subtracted.  When the sky is
+ * below 3 σ_sky the image was background-subtracted and that calibration means nothing, so only
+ * the sky variance is used (sources then get too little variance: said in the note). */
 static gboolean
 estimate_variance (DiaImage *image, GError **error)
 {
   DiaStats st;
   double sky, sigma, var_sky, g_eff = INFINITY;
   const char *gain_from;
+  const DiaMask exclude = DIA_MASK_NO_DATA | DIA_MASK_BAD | DIA_MASK_SAT;
 
-  if (!dia_stats_image (image, NULL, FALSE, DIA_MASK_NO_DATA | DIA_MASK_BAD | DIA_MASK_SAT,
-                        1 << 20, &st, error))
+  if (!dia_stats_image (image, NULL, FALSE, exclude, 1 << 20, &st, error))
     return FALSE;
   sky = st.median;
   sigma = st.robust_sigma;
+  if (!estimate_sky_blocks (image, exclude, &sky, &sigma))
+    {
+      sky = st.median;
+      sigma = st.robust_sigma;
+    }
   if (!(sigma > 0) || !isfinite (sigma))
     sigma = isfinite (st.clipped_stdev) && st.clipped_stdev > 0 ? st.clipped_stdev : st.stdev;
   if (!(sigma > 0) || !isfinite (sigma))
@@ -1065,13 +1119,13 @@ estimate_variance (DiaImage *image, GError **error)
       g_eff = image->meta.gain;
       gain_from = _("from header GAIN");
     }
-  else if (sky > 0)
+  else if (sky > 3.0 * sigma)
     {
       g_eff = sky / var_sky;
       gain_from = _("from sky level/σ²");
     }
   else
-    gain_from = _("unknown (sky ≤ 0): sky noise only");
+    gain_from = _("unknown (background-subtracted sky): sky noise only");
   for (int y = 0; y < image->height; y++)
     for (int x = 0; x < image->width; x++)
       {
@@ -1086,11 +1140,11 @@ estimate_variance (DiaImage *image, GError **error)
   image->meta.variance_origin = DIA_VARIANCE_ESTIMATED;
   if (isfinite (g_eff))
     g_snprintf (image->meta.variance_note, sizeof image->meta.variance_note,
-                _("estimated: sky %.4g, sky σ=%.4g (robust), effective gain %.4g e-/unit %s"),
+                _("estimated: sky %.4g, sky σ=%.4g (median of blocks), effective gain %.4g e-/unit %s"),
                 sky, sigma, g_eff, gain_from);
   else
     g_snprintf (image->meta.variance_note, sizeof image->meta.variance_note,
-                _("estimated: sky %.4g, sky σ=%.4g (robust), gain %s"), sky, sigma, gain_from);
+                _("estimated: sky %.4g, sky σ=%.4g (median of blocks), gain %s"), sky, sigma, gain_from);
   return TRUE;
 }
 

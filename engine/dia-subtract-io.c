@@ -83,6 +83,8 @@ dia_subtract_dup_header_cards (const DiaSubtractResult *result, const char *temp
   dia_header_cards_add_double (c, "DIA_FWS", info->fwhm_science, "science PSF FWHM, px");
   dia_header_cards_add_double (c, "DIA_FWR", info->fwhm_science / info->fwhm_template,
                                "PSF FWHM ratio science/template");
+  dia_header_cards_add_int (c, "DIA_SPOR", info->spatial_order_used, "kernel spatial order used");
+  dia_header_cards_add_int (c, "DIA_BGOR", info->bg_order_used, "background order used");
   dia_header_cards_add_int (c, "DIA_NSTM", info->n_stamps_total, "kernel candidates");
   dia_header_cards_add_int (c, "DIA_NSTU", info->n_stamps_used, "stamps used");
   dia_header_cards_add_int (c, "DIA_NSTR", info->n_stamps_rejected, "stamps rejected");
@@ -262,6 +264,7 @@ dia_subtract_dup_meta_json (const DiaSubtractResult *result, const char *templat
       dia_json_double (j, "centroid_dy_centre", info->kernel_dy_centre);
       dia_json_double (j, "condition_number", info->condition_number);
       dia_json_int (j, "spatial_order", sol->spatial_order);
+      dia_json_bool (j, "orders_reduced", info->orders_reduced);
       dia_json_int (j, "background_order", sol->n_bg > 0 ? sol->bg_order : -1);
       dia_json_begin_array (j, "coefficients");
       for (int i = 0; i < 1 + (sol->n_basis - 1) * sol->n_spatial + sol->n_bg; i++)

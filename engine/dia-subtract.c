@@ -139,7 +139,8 @@ _dia_subtract_psf_axis_fwhm (const DiaPsf *psf, const DiaImage *image, double *f
 
 /* Measures background, stars and PSF of one image; `which` names it in messages. */
 static gboolean
-subtract_measure_image (DiaSubtractPlan *plan, DiaImage *image, const char *which,
+subtract_measure_image (DiaSubtractPlan *plan, DiaImage *image, gboolean is_science,
+                        const char *which,
                         DiaBackground **bg_out, GArray **stars_out, DiaPsf **psf_out,
                         DiaMonitor *monitor, GError **error)
 {
@@ -150,17 +151,21 @@ subtract_measure_image (DiaSubtractPlan *plan, DiaImage *image, const char *whic
   *bg_out = dia_background_estimate (image, req->bg_mesh, DIA_MASK_UNUSABLE, monitor, &local);
   if (*bg_out == NULL)
     goto fail;
-  dia_subtract_timing_add (plan->info.timings, "background", subtract_ms_since (t0));
+  dia_subtract_timing_add (plan->info.timings,
+                           is_science ? "science background" : "template background",
+                           subtract_ms_since (t0));
   t0 = g_get_monotonic_time ();
   *stars_out = dia_stars_find (image, *bg_out, req->star_threshold, 5000, monitor, &local);
   if (*stars_out == NULL)
     goto fail;
-  dia_subtract_timing_add (plan->info.timings, "stars", subtract_ms_since (t0));
+  dia_subtract_timing_add (plan->info.timings, is_science ? "science stars" : "template stars",
+                           subtract_ms_since (t0));
   t0 = g_get_monotonic_time ();
   *psf_out = dia_psf_estimate (image, *bg_out, *stars_out, &req->psf, monitor, &local);
   if (*psf_out == NULL)
     goto fail;
-  dia_subtract_timing_add (plan->info.timings, "psf", subtract_ms_since (t0));
+  dia_subtract_timing_add (plan->info.timings, is_science ? "science psf" : "template psf",
+                           subtract_ms_since (t0));
   return TRUE;
 
 fail:
@@ -201,11 +206,11 @@ dia_subtract_plan (DiaImage *tmpl, DiaImage *sci, const DiaSubtractRequest *requ
   plan->flavor = dia_flavor_get (request->flavor);
 
   dia_monitor_stage (monitor, "measure", 0.0);
-  if (!subtract_measure_image (plan, sci, _("Science"), &plan->bg_science, &plan->stars_science,
+  if (!subtract_measure_image (plan, sci, TRUE, _("Science"), &plan->bg_science, &plan->stars_science,
                                &plan->psf_science, monitor, error))
     return NULL;
   dia_monitor_stage (monitor, "measure", 0.5);
-  if (!subtract_measure_image (plan, tmpl, _("Template"), &plan->bg_template,
+  if (!subtract_measure_image (plan, tmpl, FALSE, _("Template"), &plan->bg_template,
                                &plan->stars_template, &plan->psf_template, monitor, error))
     return NULL;
   dia_monitor_stage (monitor, "measure", 1.0);
@@ -259,10 +264,50 @@ _dia_subtract_fit_al (DiaSubtractPlan *plan, gboolean convolve_template, DiaMoni
   fp.n_per_cell = req->stamps.n_per_cell;
   fp.n_threads = req->n_threads;
   dia_monitor_stage (monitor, "kernel fit", 0.0);
-  plan->kernel = dia_kernel_fit (convolved, reference, plan->stamps, &info->basis, &fp, monitor,
-                                 error);
-  if (plan->kernel == NULL)
-    return FALSE;
+  /* A spatial field of n terms fitted through fewer than ~2n stamps extrapolates wildly (a
+   * plane through 3 noisy stamp backgrounds tilts the whole difference), so start from orders
+   * the available stamps can constrain. */
+  {
+    int n_avail = 0;
+    for (guint i = 0; i < plan->stamps->len; i++)
+      {
+        DiaStampStatus st = g_array_index (plan->stamps, DiaStamp, i).status;
+        n_avail += st == DIA_STAMP_GOOD || st == DIA_STAMP_RESERVE;
+      }
+    while (fp.bg_order > 0 && 2 * dia_kernel_n_terms (fp.bg_order) > n_avail)
+      {
+        fp.bg_order--;
+        info->orders_reduced = TRUE;
+      }
+    while (fp.spatial_order > 0 && 2 * dia_kernel_n_terms (fp.spatial_order) > n_avail)
+      {
+        fp.spatial_order--;
+        info->orders_reduced = TRUE;
+      }
+  }
+  /* With few stamps (small images, sparse fields) the requested spatial orders may leave the
+   * system under-constrained.  Rather than make users hand-tune, lower the orders step by step
+   * (kernel first, then background) and say so in the metadata. */
+  for (;;)
+    {
+      g_autoptr (GError) local = NULL;
+      plan->kernel = dia_kernel_fit (convolved, reference, plan->stamps, &info->basis, &fp,
+                                     monitor, &local);
+      if (plan->kernel != NULL)
+        break;
+      if (local->code != DIA_ERROR_NO_STARS || (fp.spatial_order == 0 && fp.bg_order <= 0))
+        {
+          g_propagate_error (error, g_steal_pointer (&local));
+          return FALSE;
+        }
+      if (fp.spatial_order > 0)
+        fp.spatial_order--;
+      else
+        fp.bg_order--;
+      info->orders_reduced = TRUE;
+    }
+  info->spatial_order_used = fp.spatial_order;
+  info->bg_order_used = fp.bg_order;
   dia_monitor_stage (monitor, "kernel fit", 1.0);
   dia_subtract_timing_add (info->timings, "kernel fit", subtract_ms_since (t0));
 

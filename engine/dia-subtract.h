@@ -65,6 +65,9 @@ typedef struct
   double condition_number;
   int n_stamps_total, n_stamps_used, n_stamps_rejected;
   int n_stars_template, n_stars_science;
+  int spatial_order_used;       /* kernel and background orders actually fitted: lower than */
+  int bg_order_used;            /* requested when there were too few stamps                */
+  gboolean orders_reduced;
   DiaBasisConfig basis;         /* σ list, degrees, size actually used                   */
   GArray *timings;              /* DiaStageTiming, plan stages                           */
 } DiaSubtractInfo;
