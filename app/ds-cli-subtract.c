@@ -1,6 +1,6 @@
 /* ds-cli-subtract.c — `diffscope-cli subtract`: PSF-matched subtraction of two FITS files.
  *
- * Every engine parameter can be set with --set KEY=VALUE (keys from engine/dia-params.def);
+ * Every engine parameter can be set with --set KEY=VALUE (keys from engine/dia-params-table.h);
  * the common ones also have their own options.  Progress goes to stderr unless --quiet.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later

@@ -1,4 +1,4 @@
-/* dia-params.c — everything generated from dia-params.def.
+/* dia-params.c — everything generated from dia-params-table.h.
  *
  * Lists (kernel.sigmas, kernel.degrees) have basis.n_gauss elements; setting kernel.n_gauss
  * first and the lists afterwards is the natural order, and a list of a different length sets
@@ -18,7 +18,7 @@ static const DiaParamInfo params_table[] = {
 #define DIA_PARAM(key, type, field, min, max, def, label, unit, stage) \
   { key, DIA_PARAM_##type, offsetof (DiaSubtractRequest, field), min, max, def, label, unit, \
     DIA_STAGE_##stage },
-#include "dia-params.def"
+#include "dia-params-table.h"
 #undef DIA_PARAM
 };
 

@@ -1,4 +1,4 @@
-/* dia-params.h — the parameter table (dia-params.def) and what is generated from it: defaults,
+/* dia-params.h — the parameter table (dia-params-table.h) and what is generated from it: defaults,
  * validation, parsing, printing, stage hashes and key-file I/O of DiaSubtractRequest.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later

@@ -62,6 +62,7 @@
 #define PSF_MAX_ORDER  4
 #define PSF_MAX_TERMS  15        /* (4 + 1)(4 + 2) / 2 */
 #define PSF_MAX_STAMP  255
+#define PSF_BETA_STARS 40        /* brightest stars whose fits set β                      */
 
 typedef enum
 {
@@ -568,9 +569,10 @@ measure_aperture_body (int first, int last, int thread_index, gpointer data)
   MeasureJob *job = data;
   const DiaImage *im = job->image;
   double r_ap = CLAMP (2.0 * job->fwhm, 2.5, 30.0);
-  /* Annulus from r_ap + 2 px, ≥ 4 px wide: the moment FWHM behind r_ap is ~14 % above a
-   * Moffat's, so this starts near 2.6 true FWHM, where a β ≈ 3.5 star has < 0.2 % of its peak. */
-  double r_in = r_ap + 2.0, r_out = r_in + MAX (4.0, job->fwhm);
+  /* Annulus from 3 FWHM (of the moments, ~14 % above a Moffat's FWHM), ≥ 4 px wide: there a
+   * β ≈ 3.5 star is down to 2·10⁻⁴ of its peak, so its own wing takes ~0.25 % of its flux
+   * away; starting at r_ap + 2 px would be faster but takes ~0.6 %. */
+  double r_in = MAX (r_ap + 2.0, 3.0 * job->fwhm), r_out = r_in + MAX (4.0, job->fwhm);
   int R = (int) ceil (r_out) + 1;
   float *ann = g_new (float, (2 * R + 1) * (2 * R + 1));
   DiaMask masked_bits = DIA_MASK_UNUSABLE & ~DIA_MASK_SAT;
@@ -949,9 +951,11 @@ typedef struct
   int n_sub;                    /* Gauss–Legendre points per axis (2 or 3)                */
   double sub[3], subw[3];
   gboolean moffat;
+  double beta_fixed;            /* Moffat β held fixed, or NAN to fit it                 */
 } FitData;
 
-/* Parameters: 0 A, 1 x0, 2 y0, 3 B, 4 l11, 5 l21, 6 l22, [7 b with β = 1 + e^b]. */
+/* Parameters: 0 A, 1 x0, 2 y0, 3 B, 4 l11, 5 l21, 6 l22, [7 b with β = 1 + e^b, unless β
+ * is fixed]. */
 static int
 fit_eval (const gsl_vector *p, void *data, gsl_vector *f, gsl_matrix *J)
 {
@@ -959,9 +963,10 @@ fit_eval (const gsl_vector *p, void *data, gsl_vector *f, gsl_matrix *J)
   double A = gsl_vector_get (p, 0), x0 = gsl_vector_get (p, 1), y0 = gsl_vector_get (p, 2);
   double B = gsl_vector_get (p, 3), l11 = gsl_vector_get (p, 4), l21 = gsl_vector_get (p, 5);
   double l22 = gsl_vector_get (p, 6);
-  double bb = fd->moffat ? CLAMP (gsl_vector_get (p, 7), -5.0, 5.0) : 0.0;
-  double beta = 1.0 + exp (bb);
-  int np = fd->moffat ? 8 : 7;
+  gboolean free_beta = fd->moffat && isnan (fd->beta_fixed);
+  double bb = free_beta ? CLAMP (gsl_vector_get (p, 7), -5.0, 5.0) : 0.0;
+  double beta = free_beta ? 1.0 + exp (bb) : fd->beta_fixed;
+  int np = free_beta ? 8 : 7;
 
   for (int i = 0; i < fd->n; i++)
     {
@@ -977,7 +982,7 @@ fit_eval (const gsl_vector *p, void *data, gsl_vector *f, gsl_matrix *J)
                 double lq = log1p (q);
                 g = exp (-beta * lq);
                 fq = -A * beta * g / (1.0 + q);
-                if (J)
+                if (J && free_beta)
                   d[7] += wgt * (-A * g * lq * (beta - 1.0));
               }
             else
@@ -1030,7 +1035,7 @@ typedef struct
 
 /* Gaussian-equivalent moments from the fitted Cholesky factor (see the file comment). */
 static gboolean
-fit_summarise (const gsl_vector *p, gboolean moffat, StarFit *out)
+fit_summarise (const gsl_vector *p, gboolean moffat, double beta_fixed, StarFit *out)
 {
   double l11 = gsl_vector_get (p, 4), l21 = gsl_vector_get (p, 5), l22 = gsl_vector_get (p, 6);
   double winv[3] = { l11 * l11, l21 * l21 + l22 * l22, l11 * l21 }, s[3], scale, t;
@@ -1038,7 +1043,8 @@ fit_summarise (const gsl_vector *p, gboolean moffat, StarFit *out)
     return FALSE;
   if (moffat)
     {
-      out->beta = 1.0 + exp (CLAMP (gsl_vector_get (p, 7), -5.0, 5.0));
+      out->beta = isnan (beta_fixed) ? 1.0 + exp (CLAMP (gsl_vector_get (p, 7), -5.0, 5.0))
+                                     : beta_fixed;
       scale = (pow (2.0, 1.0 / out->beta) - 1.0) / (2.0 * G_LN2);
     }
   else
@@ -1058,7 +1064,7 @@ fit_summarise (const gsl_vector *p, gboolean moffat, StarFit *out)
 /* Fits one star at (xs, ys) in a box of radius R of image − bg(xs, ys). */
 static StarFit
 fit_star (const DiaImage *im, double bg_level, double xs, double ys, double fwhm_guess,
-          double peak, gboolean moffat)
+          double peak, gboolean moffat, double beta_fixed)
 {
   StarFit res = { 0 };
   /* ±2 FWHM (of the adaptive moments, ~14 % wider than a Moffat's FWHM).  Smaller boxes are
@@ -1066,11 +1072,12 @@ fit_star (const DiaImage *im, double bg_level, double xs, double ys, double fwhm
    * in a PSF-matched image) trade β against α: at ±1.6 FWHM the half-maximum width of such a
    * profile read 6 % high, at ±2 FWHM 1 % low. */
   int R = (int) ceil (CLAMP (2.0 * fwhm_guess, 4.0, 20.0));
-  int ix = (int) floor (xs + 0.5), iy = (int) floor (ys + 0.5), np = moffat ? 8 : 7;
+  int ix = (int) floor (xs + 0.5), iy = (int) floor (ys + 0.5);
+  int np = moffat && isnan (beta_fixed) ? 8 : 7;
   int side = 2 * R + 1, n = 0, status, info;
   FitData fd = { 0 };
   double gl2 = 0.5 / sqrt (3.0), gl3 = 0.5 * sqrt (0.6);
-  double beta0 = 3.0, alpha0, init[8];
+  double beta0 = moffat && !isnan (beta_fixed) ? beta_fixed : 3.0, alpha0, init[8];
   gsl_multifit_nlinear_fdf fdf;
   gsl_multifit_nlinear_parameters prm = gsl_multifit_nlinear_default_parameters ();
   gsl_multifit_nlinear_workspace *ws;
@@ -1093,11 +1100,12 @@ fit_star (const DiaImage *im, double bg_level, double xs, double ys, double fwhm
         fd.dx[n] = x - ix;
         fd.dy[n] = y - iy;
         fd.val[n] = im->pix[k] - bg_level;
-        fd.w[n] = 1.0 / sqrt (im->var[k]);
+        fd.w[n] = 1.0;
         n++;
       }
   fd.n = n;
   fd.moffat = moffat;
+  fd.beta_fixed = moffat ? beta_fixed : NAN;
   if (fwhm_guess < 2.5)
     {
       fd.n_sub = 3;
@@ -1150,7 +1158,7 @@ fit_star (const DiaImage *im, double bg_level, double xs, double ys, double fwhm
       res.x = ix + gsl_vector_get (p, 1);
       res.y = iy + gsl_vector_get (p, 2);
       res.moffat = moffat;
-      res.ok = status == GSL_SUCCESS && A > 0.0 && fit_summarise (p, moffat, &res)
+      res.ok = status == GSL_SUCCESS && A > 0.0 && fit_summarise (p, moffat, fd.beta_fixed, &res)
                && hypot (res.x - xs, res.y - ys) < 2.0
                && res.fwhm > 0.3 * fwhm_guess && res.fwhm < 3.0 * fwhm_guess
                && hypot (res.e1, res.e2) < 0.8
@@ -1276,6 +1284,8 @@ typedef struct
   const DiaBackground *bg;
   const DiaStar *stars;         /* the selected ones                                      */
   double fwhm_guess;
+  gboolean moffat;              /* try a Moffat first (else a Gaussian only)             */
+  const DiaPsf *beta_field;     /* when set, β is fixed to this model's β at each star   */
   StarFit *fits;
 } FitJob;
 
@@ -1287,9 +1297,19 @@ fit_body (int first, int last, int thread_index, gpointer data)
     {
       const DiaStar *s = &job->stars[i];
       double b = dia_background_eval (job->bg, s->x, s->y);
-      job->fits[i] = fit_star (job->image, b, s->x, s->y, job->fwhm_guess, s->peak, TRUE);
+      double beta = NAN;
+      if (job->beta_field)
+        {
+          double m[3];
+          psf_local (job->beta_field, s->x, s->y, m, &beta);
+        }
+      job->fits[i].ok = FALSE;
+      if (job->moffat)
+        job->fits[i] = fit_star (job->image, b, s->x, s->y, job->fwhm_guess, s->peak, TRUE,
+                                 beta);
       if (!job->fits[i].ok)
-        job->fits[i] = fit_star (job->image, b, s->x, s->y, job->fwhm_guess, s->peak, FALSE);
+        job->fits[i] = fit_star (job->image, b, s->x, s->y, job->fwhm_guess, s->peak, FALSE,
+                                 NAN);
     }
 }
 
@@ -1317,7 +1337,8 @@ dia_psf_estimate (const DiaImage *image, const DiaBackground *bg, const GArray *
   g_autofree double *v = NULL;
   g_autofree double *val = NULL;
   g_autofree gboolean *use = NULL;
-  int n_all, n_sel = 0, n_moffat = 0, n_used = 0, order, n_fail = 0;
+  int n_all, n_sel = 0, n_moffat = 0, n_used = 0, order, n_fail = 0, beta_order = 0;
+  double beta_coef[PSF_MAX_TERMS] = { 0 };
   int c_sat = 0, c_masked = 0, c_edge = 0, c_crowd = 0, c_ext = 0, c_cr = 0, c_snr = 0;
   double fwhm_guess;
   gboolean moffat;
@@ -1383,18 +1404,88 @@ dia_psf_estimate (const DiaImage *image, const DiaBackground *bg, const GArray *
   qsort (sel, n_sel, sizeof (DiaStar), star_cmp_flux);
   n_sel = MIN (n_sel, prm.max_stars);
 
+  /* The fit box scales with this guess, and for a PSF that is not quite a Moffat the fitted
+   * width depends on the box, so the guess is re-measured here with untruncated (4σ) adaptive
+   * moments rather than taken from the caller's star list (whose moments may come from
+   * elsewhere, or from the finder's faster 3σ window). */
   tmp = g_new (double, MAX (n_sel, 1));
-  for (int i = 0; i < n_sel; i++)
-    tmp[i] = FWHM_PER_SIGMA * sqrt (MAX (sel[i].ixx + sel[i].iyy, 0.01) / 2.0);
-  fwhm_guess = n_sel > 0 ? psf_median (tmp, n_sel) : 3.0;
+  {
+    int k = 0;
+    for (int i = 0; i < n_sel; i++)
+      {
+        PsfPlane plane = { image->pix, dia_background_eval (bg, sel[i].x, sel[i].y),
+                           image->mask, DIA_MASK_UNUSABLE, image->stride, image->width,
+                           image->height };
+        double m[3], xc, yc;
+        if (psf_adaptive_moments (&plane, sel[i].x, sel[i].y, 1.5, 20.0, 3.0, 16.0, &xc, &yc, m)
+            == AM_OK)
+          tmp[k++] = FWHM_PER_SIGMA * sqrt (MAX (m[0] + m[1], 0.01) / 2.0);
+      }
+    fwhm_guess = k > 0 ? psf_median (tmp, k) : 3.0;
+  }
 
+  /* Two passes.  With β free, faint stars trade β against α and their FWHM scatters and
+   * drifts with S/N (by 5 % on a Moffat ⋆ Gaussian PSF); so β is fitted on the brightest
+   * stars only (pass 1), turned into a field, and held fixed at each star's position while
+   * all stars are fitted for width and shape (pass 2). */
   fits = g_new0 (StarFit, MAX (n_sel, 1));
-  job = (FitJob){ image, bg, sel, fwhm_guess, fits };
-  if (n_sel >= 3 && !dia_parallel_for (n_sel, 4, 0, fit_body, &job, monitor, error))
+  if (n_sel >= 3)
     {
-      if (own_stars)
-        g_array_free (own_stars, TRUE);
-      return NULL;
+      int n1 = MIN (n_sel, PSF_BETA_STARS), k = 0, n_m = 0;
+      g_autoptr (DiaPsf) beta_psf = psf_new (PSF_KIND_MOFFAT);
+      g_autofree double *bu = g_new (double, n1);
+      g_autofree double *bv = g_new (double, n1);
+      g_autofree double *bval = g_new (double, n1);
+      g_autofree gboolean *buse = g_new0 (gboolean, n1);
+      job = (FitJob){ image, bg, sel, fwhm_guess, TRUE, NULL, fits };
+      if (!dia_parallel_for (n1, 2, 0, fit_body, &job, monitor, error))
+        {
+          if (own_stars)
+            g_array_free (own_stars, TRUE);
+          return NULL;
+        }
+      for (int i = 0; i < n1; i++)
+        {
+          bu[i] = image->width > 1 ? CLAMP (2.0 * fits[i].x / (image->width - 1.0) - 1, -1, 1) : 0;
+          bv[i] = image->height > 1 ? CLAMP (2.0 * fits[i].y / (image->height - 1.0) - 1, -1, 1)
+                                    : 0;
+          bval[i] = fits[i].beta;
+          buse[i] = fits[i].ok && fits[i].moffat;
+          n_m += buse[i];
+          k += fits[i].ok;
+        }
+      job.moffat = n_m * 2 >= k && n_m >= 3;
+      if (job.moffat)
+        {
+          int bo = CLAMP (prm.spatial_order, 0, PSF_MAX_ORDER);
+          while (bo > 0 && n_m < 3 * psf_n_terms (bo))
+            bo--;
+          beta_psf->width = image->width;
+          beta_psf->height = image->height;
+          beta_psf->order = bo;
+          beta_psf->n_terms = psf_n_terms (bo);
+          beta_psf->c_fwhm[0] = fwhm_guess;
+          if (!psf_fit_field (bu, bv, bval, buse, n1, bo, beta_psf->c_beta))
+            {
+              double *tmpb = g_new (double, n1);
+              int m = 0;
+              for (int i = 0; i < n1; i++)
+                if (buse[i])
+                  tmpb[m++] = bval[i];
+              memset (beta_psf->c_beta, 0, sizeof beta_psf->c_beta);
+              beta_psf->c_beta[0] = psf_median (tmpb, m);
+              g_free (tmpb);
+            }
+          job.beta_field = beta_psf;
+        }
+      if (!dia_parallel_for (n_sel, 4, 0, fit_body, &job, monitor, error))
+        {
+          if (own_stars)
+            g_array_free (own_stars, TRUE);
+          return NULL;
+        }
+      if (job.moffat)
+        memcpy (beta_coef, beta_psf->c_beta, sizeof beta_coef), beta_order = beta_psf->order;
     }
   dia_monitor_stage (monitor, "psf", 0.8);
 
@@ -1483,9 +1574,22 @@ dia_psf_estimate (const DiaImage *image, const DiaBackground *bg, const GArray *
   psf_fit_field (u, v, val, use, n_sel, order, psf->c_e2);
   if (moffat)
     {
-      for (int i = 0; i < n_sel; i++)
-        val[i] = fits[i].beta;
-      psf_fit_field (u, v, val, use, n_sel, order, psf->c_beta);
+      /* β as fitted on the bright stars (pass 1), re-expressed at this model's order. */
+      double t[PSF_MAX_TERMS];
+      memset (psf->c_beta, 0, sizeof psf->c_beta);
+      if (beta_order <= order)
+        memcpy (psf->c_beta, beta_coef, sizeof (double) * psf_n_terms (beta_order));
+      else
+        {
+          for (int i = 0; i < n_sel; i++)
+            {
+              psf_monomials (beta_order, u[i], v[i], t);
+              val[i] = 0.0;
+              for (int k2 = 0; k2 < psf_n_terms (beta_order); k2++)
+                val[i] += beta_coef[k2] * t[k2];
+            }
+          psf_fit_field (u, v, val, use, n_sel, order, psf->c_beta);
+        }
     }
   psf->n_stars = n_used;
   psf_finish (psf);

@@ -26,7 +26,7 @@ G_BEGIN_DECLS
 typedef struct _DiaBackground DiaBackground;
 
 /* Everything that defines a subtraction.  A plain value: copy it with `=`.  Every scalar field
- * is one row of dia-params.def, which gives its range, default and the stage it invalidates. */
+ * is one row of dia-params-table.h, which gives its range, default and the stage it invalidates. */
 typedef struct
 {
   int version;                  /* DIA_REQUEST_VERSION                                   */
@@ -105,7 +105,7 @@ struct _DiaSubtractResult
 
 void dia_subtract_request_init (DiaSubtractRequest *request);
 
-/* Checks every field against dia-params.def; FALSE with DIA_ERROR_INVALID naming the key. */
+/* Checks every field against dia-params-table.h; FALSE with DIA_ERROR_INVALID naming the key. */
 gboolean dia_subtract_request_validate (const DiaSubtractRequest *request, GError **error);
 
 /* tmpl and sci must be frozen, on the same pixel grid (same size; DIA_ERROR_SIZE_MISMATCH).

@@ -1,4 +1,4 @@
-/* dia-params.def — the one table of subtraction parameters.
+/* dia-params-table.h — the one table of subtraction parameters.
  *
  * DIA_PARAM (key, TYPE, field, min, max, default, label, unit, STAGE)
  *   key     dotted name used on the command line (--set key=value), in session files and by
