@@ -1,5 +1,6 @@
 /* dia-params-table.h — the one table of subtraction parameters.
  *
+ * (dia-params-table.h: an X-macro list, included by dia-params.c; no include guard.)
  * DIA_PARAM (key, TYPE, field, min, max, default, label, unit, STAGE)
  *   key     dotted name used on the command line (--set key=value), in session files and by
  *           the UI's parameter panel;
@@ -36,7 +37,7 @@ DIA_PARAM ("stamps.n_per_cell", INT, stamps.n_per_cell, 1, 100, "5", N_("Stamps 
 DIA_PARAM ("stamps.cell_size", INT, stamps.cell_size, 32, 2048, "128", N_("Cell size"), "px", STAMPS)
 DIA_PARAM ("stamps.min_snr", DOUBLE, stamps.min_snr, 1.0, 1e4, "10", N_("Faintest stamp star"), "S/N", STAMPS)
 DIA_PARAM ("stamps.max_snr", DOUBLE, stamps.max_snr, 10.0, 1e7, "500", N_("Brightest stamp star"), "S/N", STAMPS)
-DIA_PARAM ("stamps.max_stamps", INT, stamps.max_stamps, 10, 100000, "1000", N_("Most stamps"), "", STAMPS)
+DIA_PARAM ("stamps.max_stamps", INT, stamps.max_stamps, 10, 100000, "400", N_("Most stamps"), "", STAMPS)
 DIA_PARAM ("stamps.min_stamps", INT, stamps.min_stamps, 1, 1000, "3", N_("Fewest stamps"), "", STAMPS)
 DIA_PARAM ("psf.min_snr", DOUBLE, psf.min_snr, 3.0, 1e5, "20", N_("Faintest PSF star"), "S/N", PSF)
 DIA_PARAM ("psf.max_snr", DOUBLE, psf.max_snr, 10.0, 1e8, "2000", N_("Brightest PSF star"), "S/N", PSF)
@@ -46,4 +47,6 @@ DIA_PARAM ("background.mesh", INT, bg_mesh, 0, 4096, "0", N_("Background mesh (0
 DIA_PARAM ("stars.threshold", DOUBLE, star_threshold, 3.0, 1000.0, "10", N_("Star detection threshold"), "σ", PSF)
 DIA_PARAM ("subtract_background", BOOL, subtract_background, 0, 1, "true", N_("Subtract the fitted background"), "", APPLY)
 DIA_PARAM ("decorrelate", BOOL, decorrelate, 0, 1, "false", N_("Decorrelate the difference"), "", APPLY)
+DIA_PARAM ("scale_variance", BOOL, scale_variance, 0, 1, "false", N_("Rescale the input variance planes"), "", BACKGROUND)
+DIA_PARAM ("zogy.astrometric_sigma", DOUBLE, zogy_astrometric_sigma, 0.0, 5.0, "0", N_("ZOGY astrometric noise σ"), "px", APPLY)
 DIA_PARAM ("threads", INT, n_threads, 0, 256, "0", N_("Threads (0: all cores)"), "", NONE)

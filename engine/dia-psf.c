@@ -1,27 +1,32 @@
 /* dia-psf.c — star finding, analytic PSF fits with spatial variation, and pixel PSFs.
  *
- * Star finding.  The background is rendered once into a plane; bands of rows are then processed
- * in parallel: pixel minus background (unusable pixels set to sky), a separable Gaussian of
+ * Star finding.  Bands of rows are processed in parallel: pixel minus background (each row of
+ * the background rendered as it is needed; unusable pixels set to sky), a separable Gaussian of
  * σ = 1 px, and local maxima whose smoothed value exceeds threshold × noise × √Σw² (the noise of
- * the smoothed image for white noise).  Each maximum is measured on the unsmoothed image with
- * adaptive moments (an elliptical Gaussian weight iterated until it matches the object, which
- * gives a near-optimal centroid and the object's Gaussian-equivalent covariance), then with an
- * aperture of radius 2 × FWHM (FWHM from the median moments of the bright stars) and a local
- * background from the median of an annulus.  Duplicates (two maxima whose centroids converge
- * together) are merged, and the flags of dia-psf.h are set.  The extended/cosmic tests compare
- * the moment trace with the median stellar trace, with an allowance for the noise of faint
- * moments (≈ 2/SNR relative) so that faint stars are not called galaxies.
+ * the smoothed image for white noise).  Each maximum is measured on the unsmoothed image, minus
+ * the background at the maximum, with adaptive moments (an elliptical Gaussian weight iterated
+ * until it matches the object, which gives a near-optimal centroid and the object's
+ * Gaussian-equivalent covariance; the 200 most significant maxima first, so that the others
+ * can start from the typical stellar size), then with an aperture of radius 2 × FWHM (FWHM
+ * from the median moments of the bright stars) and a local background from the median of an
+ * annulus.  Duplicates (two maxima whose centroids converge together) are merged, and the
+ * flags of dia-psf.h are set.  The extended/cosmic tests compare the moment trace with the
+ * median stellar trace, with an allowance for the noise of faint moments (≈ 2/SNR relative)
+ * so that faint stars are not called galaxies.
  *
  * PSF estimation.  Usable stars are fitted in a box of radius ~2 FWHM with an elliptical Moffat
  * A (1 + dᵀW d)^−β + B, W = L Lᵀ (Cholesky factor, so W stays positive definite), β = 1 + e^b,
  * with analytic derivatives and GSL's trust-region Levenberg–Marquardt.  The model is integrated
  * over each pixel with 2 × 2 (3 × 3 for narrow PSFs) Gauss–Legendre points, so the fitted
  * parameters describe the PSF before pixelisation, and dia_psf_render() integrates the same way;
- * fitting point samples instead would make a 3 px FWHM read 2.5 % wide.  A star whose Moffat fit
- * fails is refitted with an elliptical Gaussian.  Each fit is summarised by (FWHM, e1, e2, β) of
- * its Gaussian-equivalent moments M (below); FWHM is 3σ-clipped around a polynomial surface,
+ * fitting point samples instead would make a 3 px FWHM read 2.5 % wide.  β is fitted on the 40
+ * brightest stars only and then held fixed (as a field) while every star is fitted: with β
+ * free, faint stars trade β against α.  A star whose Moffat fit fails is refitted with an
+ * elliptical Gaussian.  Each fit is summarised by (FWHM, e1, e2, β) of its Gaussian-equivalent
+ * moments M (below); FWHM is 3σ-clipped around a polynomial surface,
  * and the four quantities become polynomials of order ≤ spatial_order in coordinates scaled to
- * [−1, 1] (the order is lowered until there are ≥ 3 stars per coefficient).
+ * [−1, 1] (the order is lowered until there are ≥ 3 stars per coefficient), weighted by S/N²
+ * up to S/N 200 so that bright stars, not crowded faint ones, set the surface.
  *
  * Moments convention.  dia_psf_moments() returns the covariance M of the Gaussian whose
  * half-maximum ellipse is the model's: for a Gaussian M is its covariance; for a Moffat with
@@ -323,8 +328,10 @@ psf_adaptive_moments (const PsfPlane *p, double x_start, double y_start, double 
       if (psf_inverse (q, qinv) && psf_inverse (a, mn))
         {
           /* Newton-like step; C Q⁻¹ δ. */
-          step_x = (mn[0] * qinv[0] + mn[2] * qinv[2]) * sx + (mn[0] * qinv[2] + mn[2] * qinv[1]) * sy;
-          step_y = (mn[2] * qinv[0] + mn[1] * qinv[2]) * sx + (mn[2] * qinv[2] + mn[1] * qinv[1]) * sy;
+          step_x = (mn[0] * qinv[0] + mn[2] * qinv[2]) * sx
+                   + (mn[0] * qinv[2] + mn[2] * qinv[1]) * sy;
+          step_y = (mn[2] * qinv[0] + mn[1] * qinv[2]) * sx
+                   + (mn[2] * qinv[2] + mn[1] * qinv[1]) * sy;
         }
       else if (q[0] > 0 && q[1] > 0 && q[0] * q[1] > q[2] * q[2])
         {
@@ -671,6 +678,57 @@ peak_cmp_nu (gconstpointer a, gconstpointer b, gpointer data)
   return (x < y) - (x > y);
 }
 
+/* The stellar locus among moment traces t[0..n−1] (reordered): stars share one size while
+ * galaxies spread over larger ones, and in a cluster or deep field galaxies may outnumber the
+ * stars, so the plain median is not the stellar size.  The locus is the smallest size whose
+ * ±12 % neighbourhood in FWHM holds at least 30 % as many detections as the densest one, then
+ * refined to the median of its neighbourhood.  Traces below 0.35 px² (FWHM < 1 px: hot pixels
+ * that converged) are ignored.  NAN when n is 0. */
+static double
+psf_stellar_locus (double *t, int n)
+{
+  int best = 0, start = -1, lo = 0;
+  double f_locus;
+  g_autofree int *count = NULL;
+
+  qsort (t, n, sizeof (double), psf_cmp_double);
+  while (lo < n && t[lo] < 0.35)
+    lo++;
+  t += lo;
+  n -= lo;
+  if (n <= 0)
+    return NAN;
+  /* FWHM ∝ √trace: a ±12 % FWHM window is a ×(1.12²)² = 1.57 trace window from its start. */
+  count = g_new (int, n);
+  for (int i = 0, j = 0; i < n; i++)
+    {
+      j = MAX (j, i);
+      while (j < n && t[j] <= t[i] * 1.57)
+        j++;
+      count[i] = j - i;
+      best = MAX (best, count[i]);
+    }
+  for (int i = 0; i < n && start < 0; i++)
+    if (count[i] >= MAX (3, (int) ceil (0.3 * best)))
+      start = i;
+  if (start < 0)
+    start = 0;
+  f_locus = sqrt (t[start] * 1.2533);              /* centre of the window, in √trace */
+  for (int it = 0; it < 3; it++)
+    {
+      int a = 0, b;
+      while (a < n && sqrt (t[a]) < f_locus / 1.12)
+        a++;
+      b = a;
+      while (b < n && sqrt (t[b]) <= f_locus * 1.12)
+        b++;
+      if (b <= a)
+        break;
+      f_locus = sqrt (t[a + (b - a) / 2]);
+    }
+  return f_locus * f_locus;
+}
+
 static int
 star_cmp_flux (gconstpointer a, gconstpointer b)
 {
@@ -828,7 +886,7 @@ dia_stars_find (const DiaImage *image, const DiaBackground *bg, double threshold
             const DiaStar *s = &g_array_index (result, DiaStar, order[j]);
             traces[k++] = s->ixx + s->iyy;
           }
-      t0 = psf_median (traces, k);
+      t0 = psf_stellar_locus (traces, k);
       g_clear_pointer (&traces, g_free);
       if (isfinite (t0) && t0 > 0.2)
         mj.sigma0 = CLAMP (sqrt (t0 / 2.0), 0.5, 8.0);
@@ -843,7 +901,7 @@ dia_stars_find (const DiaImage *image, const DiaBackground *bg, double threshold
     }
   dia_monitor_stage (monitor, "stars", 0.6);
 
-  /* Median stellar trace from the significant, converged, unsaturated detections. */
+  /* Stellar size from the significant, converged, unsaturated detections. */
   traces = g_new (double, MAX (n, 1));
   for (int pass = 0; pass < 2 && n_t < 5; pass++)
     {
@@ -863,7 +921,7 @@ dia_stars_find (const DiaImage *image, const DiaBackground *bg, double threshold
             traces[n_t++] = s->ixx + s->iyy;
         }
     }
-  t_med = psf_median (traces, n_t);
+  t_med = psf_stellar_locus (traces, n_t);
   fwhm = isfinite (t_med) ? FWHM_PER_SIGMA * sqrt (t_med / 2.0) : 3.0;
   mj.fwhm = CLAMP (fwhm, 1.0, 20.0);
   ok = dia_parallel_for (n, 32, 0, measure_aperture_body, &mj, monitor, error);
@@ -1100,7 +1158,7 @@ fit_star (const DiaImage *im, double bg_level, double xs, double ys, double fwhm
         fd.dx[n] = x - ix;
         fd.dy[n] = y - iy;
         fd.val[n] = im->pix[k] - bg_level;
-        fd.w[n] = 1.0;
+        fd.w[n] = 1.0 / sqrt (im->var[k]);
         n++;
       }
   fd.n = n;
@@ -1172,15 +1230,15 @@ fit_star (const DiaImage *im, double bg_level, double xs, double ys, double fwhm
 /* ------------------------------------------------------------------------------------------ */
 /* Spatial fields                                                                              */
 
-/* Least squares of values v[i] (i with use[i]) on the monomials of `order`; coefficients into
- * c[].  FALSE when the system is singular. */
+/* Weighted least squares (weights wt[i], NULL = 1) of values val[i] (i with use[i]) on the
+ * monomials of `order`; coefficients into c[].  FALSE when the system is singular. */
 static gboolean
-psf_fit_field (const double *u, const double *v, const double *val, const gboolean *use, int n,
-               int order, double *c)
+psf_fit_field (const double *u, const double *v, const double *val, const double *wt,
+               const gboolean *use, int n, int order, double *c)
 {
   int nt = psf_n_terms (order), m = 0;
   gsl_matrix *X;
-  gsl_vector *y, *cv;
+  gsl_vector *y, *cv, *wv;
   gsl_matrix *cov;
   gsl_multifit_linear_workspace *ws;
   double chisq;
@@ -1193,6 +1251,7 @@ psf_fit_field (const double *u, const double *v, const double *val, const gboole
   X = gsl_matrix_alloc (m, nt);
   y = gsl_vector_alloc (m);
   cv = gsl_vector_alloc (nt);
+  wv = gsl_vector_alloc (m);
   cov = gsl_matrix_alloc (nt, nt);
   ws = gsl_multifit_linear_alloc (m, nt);
   for (int i = 0, r = 0; i < n; i++)
@@ -1204,14 +1263,16 @@ psf_fit_field (const double *u, const double *v, const double *val, const gboole
       for (int k = 0; k < nt; k++)
         gsl_matrix_set (X, r, k, t[k]);
       gsl_vector_set (y, r, val[i]);
+      gsl_vector_set (wv, r, wt ? wt[i] : 1.0);
       r++;
     }
-  status = gsl_multifit_linear (X, y, cv, cov, &chisq, ws);
+  status = gsl_multifit_wlinear (X, wv, y, cv, cov, &chisq, ws);
   for (int k = 0; k < PSF_MAX_TERMS; k++)
     c[k] = k < nt ? gsl_vector_get (cv, k) : 0.0;
   gsl_multifit_linear_free (ws);
   gsl_matrix_free (cov);
   gsl_vector_free (cv);
+  gsl_vector_free (wv);
   gsl_vector_free (y);
   gsl_matrix_free (X);
   return status == GSL_SUCCESS;
@@ -1337,6 +1398,7 @@ dia_psf_estimate (const DiaImage *image, const DiaBackground *bg, const GArray *
   g_autofree double *v = NULL;
   g_autofree double *val = NULL;
   g_autofree gboolean *use = NULL;
+  g_autofree double *wsn = NULL;
   int n_all, n_sel = 0, n_moffat = 0, n_used = 0, order, n_fail = 0, beta_order = 0;
   double beta_coef[PSF_MAX_TERMS] = { 0 };
   int c_sat = 0, c_masked = 0, c_edge = 0, c_crowd = 0, c_ext = 0, c_cr = 0, c_snr = 0;
@@ -1465,7 +1527,7 @@ dia_psf_estimate (const DiaImage *image, const DiaBackground *bg, const GArray *
           beta_psf->order = bo;
           beta_psf->n_terms = psf_n_terms (bo);
           beta_psf->c_fwhm[0] = fwhm_guess;
-          if (!psf_fit_field (bu, bv, bval, buse, n1, bo, beta_psf->c_beta))
+          if (!psf_fit_field (bu, bv, bval, NULL, buse, n1, bo, beta_psf->c_beta))
             {
               double *tmpb = g_new (double, n1);
               int m = 0;
@@ -1496,6 +1558,12 @@ dia_psf_estimate (const DiaImage *image, const DiaBackground *bg, const GArray *
     }
   moffat = n_moffat * 2 >= (n_sel - n_fail);
   use = g_new0 (gboolean, MAX (n_sel, 1));
+  /* Field weights ∝ S/N² (capped at S/N 200, beyond which the model, not the noise, limits a
+   * star): the width of a faint star is both noisier and, in crowded fields, broadened by
+   * undetected neighbours, so the bright stars should set the field. */
+  wsn = g_new (double, MAX (n_sel, 1));
+  for (int i = 0; i < n_sel; i++)
+    wsn[i] = pow (CLAMP (sel[i].snr, 1.0, 200.0), 2.0);
   u = g_new (double, MAX (n_sel, 1));
   v = g_new (double, MAX (n_sel, 1));
   val = g_new (double, MAX (n_sel, 1));
@@ -1547,7 +1615,7 @@ dia_psf_estimate (const DiaImage *image, const DiaBackground *bg, const GArray *
     {
       int m = 0, n_rej = 0;
       double sig;
-      if (!psf_fit_field (u, v, val, use, n_sel, order, psf->c_fwhm))
+      if (!psf_fit_field (u, v, val, wsn, use, n_sel, order, psf->c_fwhm))
         break;
       for (int i = 0; i < n_sel; i++)
         if (use[i])
@@ -1568,10 +1636,10 @@ dia_psf_estimate (const DiaImage *image, const DiaBackground *bg, const GArray *
     }
   for (int i = 0; i < n_sel; i++)
     val[i] = fits[i].e1;
-  psf_fit_field (u, v, val, use, n_sel, order, psf->c_e1);
+  psf_fit_field (u, v, val, wsn, use, n_sel, order, psf->c_e1);
   for (int i = 0; i < n_sel; i++)
     val[i] = fits[i].e2;
-  psf_fit_field (u, v, val, use, n_sel, order, psf->c_e2);
+  psf_fit_field (u, v, val, wsn, use, n_sel, order, psf->c_e2);
   if (moffat)
     {
       /* β as fitted on the bright stars (pass 1), re-expressed at this model's order. */
@@ -1588,7 +1656,7 @@ dia_psf_estimate (const DiaImage *image, const DiaBackground *bg, const GArray *
               for (int k2 = 0; k2 < psf_n_terms (beta_order); k2++)
                 val[i] += beta_coef[k2] * t[k2];
             }
-          psf_fit_field (u, v, val, use, n_sel, order, psf->c_beta);
+          psf_fit_field (u, v, val, wsn, use, n_sel, order, psf->c_beta);
         }
     }
   psf->n_stars = n_used;

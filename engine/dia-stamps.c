@@ -3,9 +3,9 @@
  * Design.  Every star found on the science image becomes a DiaStamp, good or rejected, so the
  * UI can draw all of them with their reason.  Tests run in a fixed order and the first failing
  * one names the rejection: edge (box geometry below), masked pixels, saturation, S/N window,
- * crowding, extended shape.  Good stamps are binned into cell_size × cell_size cells over the image (the last row
- * and column of cells absorb the remainder, as afw's SpatialCellSet does), sorted brightest
- * first inside each cell, and those beyond n_per_cell become RESERVE: they are good and move up
+ * crowding, extended shape.  Good stamps are binned into cell_size × cell_size cells over the
+ * image (the last row and column of cells absorb the remainder, as afw's SpatialCellSet does),
+ * sorted brightest first inside each cell, and those beyond n_per_cell become RESERVE: they are good and move up
  * when the fit rejects a stamp of their cell.  If more than max_stamps are good, the
  * lowest-S/N ones are demoted to RESERVE (the stack keeps the max_stamps of highest S/N).
  *

@@ -229,6 +229,8 @@ dia_subtract_dup_meta_json (const DiaSubtractResult *result, const char *templat
       g_autofree char *d = dia_psf_dup_description (plan->psf_science);
       dia_json_string (j, "science_model", d);
     }
+  dia_json_bool (j, "template_gaussian_fallback", info->psf_fallback_template);
+  dia_json_bool (j, "science_gaussian_fallback", info->psf_fallback_science);
   dia_json_int (j, "stars_template", info->n_stars_template);
   dia_json_int (j, "stars_science", info->n_stars_science);
   dia_json_end_object (j);

@@ -137,6 +137,34 @@ _dia_subtract_psf_axis_fwhm (const DiaPsf *psf, const DiaImage *image, double *f
   *fy = 2.35482 * sqrt (MAX (iyy, 0.0));
 }
 
+/* FWHM for a Gaussian stand-in PSF: the header's FWHM/SEEING when given, else the median
+ * moment FWHM of the most compact quarter of the unsaturated, non-cosmic detections with S/N
+ * above 20 (at least 5 of them).  NAN when neither exists. */
+static double
+subtract_fallback_fwhm (const DiaImage *image, const GArray *stars)
+{
+  g_autofree float *w = NULL;
+  gint64 n = 0;
+  const guint bad = DIA_STAR_SATURATED | DIA_STAR_MASKED | DIA_STAR_EDGE | DIA_STAR_COSMIC;
+
+  if (isfinite (image->meta.psf_fwhm) && image->meta.psf_fwhm > 0.5)
+    return image->meta.psf_fwhm;
+  if (stars == NULL || stars->len == 0)
+    return NAN;
+  w = g_new (float, stars->len);
+  for (guint i = 0; i < stars->len; i++)
+    {
+      const DiaStar *st = &g_array_index (stars, DiaStar, i);
+      if ((st->flags & bad) || !(st->snr > 20) || !(st->ixx > 0) || !(st->iyy > 0))
+        continue;
+      w[n++] = (float) (2.35482 * sqrt (0.5 * (st->ixx + st->iyy)));
+    }
+  if (n < 5)
+    return NAN;
+  /* Median of the smallest quarter: compact sources are the stars. */
+  return dia_stats_select (w, n, n / 8);
+}
+
 /* Measures background, stars and PSF of one image; `which` names it in messages. */
 static gboolean
 subtract_measure_image (DiaSubtractPlan *plan, DiaImage *image, gboolean is_science,
@@ -162,6 +190,23 @@ subtract_measure_image (DiaSubtractPlan *plan, DiaImage *image, gboolean is_scie
                            subtract_ms_since (t0));
   t0 = g_get_monotonic_time ();
   *psf_out = dia_psf_estimate (image, *bg_out, *stars_out, &req->psf, monitor, &local);
+  if (*psf_out == NULL && local->code == DIA_ERROR_NO_STARS)
+    {
+      /* Crowded or galaxy-dominated fields (a cluster core, a resampled JWST mosaic) may have
+       * too few clean stars for a PSF model, yet the kernel fit only needs the two PSF widths
+       * to size its basis.  Fall back to a Gaussian of the header FWHM, or of the width of the
+       * most compact detected sources, and say so in the metadata. */
+      double fwhm = subtract_fallback_fwhm (image, *stars_out);
+      if (isfinite (fwhm))
+        {
+          g_clear_error (&local);
+          *psf_out = dia_psf_new_gaussian (fwhm);
+          if (is_science)
+            plan->info.psf_fallback_science = TRUE;
+          else
+            plan->info.psf_fallback_template = TRUE;
+        }
+    }
   if (*psf_out == NULL)
     goto fail;
   dia_subtract_timing_add (plan->info.timings, is_science ? "science psf" : "template psf",
@@ -252,8 +297,19 @@ _dia_subtract_fit_al (DiaSubtractPlan *plan, gboolean convolve_template, DiaMoni
   else
     dia_basis_config_from_fwhm (&req->basis, NAN, NAN, &info->basis);
 
-  plan->stamps = dia_stamps_select (plan->science_image, plan->template_image,
-                                    plan->stars_science, info->basis.size, &req->stamps, error);
+  /* The fit costs time in proportion to the stamps it uses, and beyond a few hundred
+   * well-spread stamps the spatial model gains nothing.  Grow the cells so that
+   * n_cells × n_per_cell stays near max_stamps: the stamps stay spread over the field instead
+   * of the brightest max_stamps crowding wherever the stars are. */
+  {
+    DiaStampParams sp = req->stamps;
+    double area = (double) convolved->width * convolved->height;
+    int cell = (int) ceil (sqrt (area * sp.n_per_cell / MAX (sp.max_stamps, 1)));
+    sp.cell_size = MAX (sp.cell_size, cell);
+    info->cell_size_used = sp.cell_size;
+    plan->stamps = dia_stamps_select (plan->science_image, plan->template_image,
+                                      plan->stars_science, info->basis.size, &sp, error);
+  }
   if (plan->stamps == NULL)
     return FALSE;
   dia_subtract_timing_add (info->timings, "stamps", subtract_ms_since (t0));

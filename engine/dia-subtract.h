@@ -40,6 +40,8 @@ typedef struct
   gboolean subtract_background; /* remove the fitted differential background from D      */
   gboolean decorrelate;         /* decorrelation afterburner (where supported)           */
   int n_threads;                /* 0 = all cores                                         */
+  gboolean scale_variance;      /* rescale each input's variance plane first (§4.3)      */
+  double zogy_astrometric_sigma;/* zogy: astrometric noise σ per axis, px (0 = none)      */
 } DiaSubtractRequest;
 
 #define DIA_REQUEST_VERSION 1
@@ -68,8 +70,12 @@ typedef struct
   int spatial_order_used;       /* kernel and background orders actually fitted: lower than */
   int bg_order_used;            /* requested when there were too few stamps                */
   gboolean orders_reduced;
+  int cell_size_used;
+  gboolean psf_fallback_template; /* too few stars: a Gaussian stand-in PSF was used        */
+  gboolean psf_fallback_science;           /* stamp cell side after spreading max_stamps over the image */
   DiaBasisConfig basis;         /* σ list, degrees, size actually used                   */
   GArray *timings;              /* DiaStageTiming, plan stages                           */
+  double variance_scale_template, variance_scale_science; /* §4.3 factors (1: not scaled) */
 } DiaSubtractInfo;
 
 struct _DiaSubtractPlan
@@ -101,6 +107,8 @@ struct _DiaSubtractResult
   double diff_sigma_ratio;      /* robust σ of D/√V over unmasked region pixels           */
   double diff_sigma_ratio_stars;/* same over the footprints of the used stamps            */
   GArray *timings;              /* DiaStageTiming, execute stages                         */
+  DiaPsf *diff_psf;             /* PSF of diff when it is neither input PSF (decorrelated,  */
+                                /* ZOGY P_D, score), unit sum; NULL otherwise              */
 };
 
 void dia_subtract_request_init (DiaSubtractRequest *request);
@@ -115,6 +123,14 @@ DiaSubtractPlan *dia_subtract_plan (DiaImage *tmpl, DiaImage *sci,
                                     GError **error);
 DiaSubtractPlan *dia_subtract_plan_ref (DiaSubtractPlan *plan);
 void             dia_subtract_plan_unref (DiaSubtractPlan *plan);
+
+/* Like dia_subtract_plan(), but psf_template / psf_science (either may be NULL), when given,
+ * replace the PSFs the plan would estimate (e.g. PSF files from the command line).  The plan
+ * takes its own references. */
+DiaSubtractPlan *dia_subtract_plan_with_psfs (DiaImage *tmpl, DiaImage *sci,
+                                              DiaPsf *psf_template, DiaPsf *psf_science,
+                                              const DiaSubtractRequest *request,
+                                              DiaMonitor *monitor, GError **error);
 
 /* region NULL = the whole frame.  keep_matched: also return the convolved image (costs one more
  * image of memory). */
