@@ -10,16 +10,19 @@
 #include "dia-image.h"
 #include "dia-monitor.h"
 #include "dia-params.h"
+#include "dia-psf.h"
 #include "dia-subtract-io.h"
 
 #include <glib/gi18n.h>
 #include <stdio.h>
+#include <string.h>
 
 typedef struct
 {
   char *template_path, *science_path, *output, *flavor, *sigmas, *degrees, *region;
+  char *template_psf, *science_psf;
   int kernel_size, spatial_order, bg_order, threads;
-  gboolean quiet, no_matched;
+  gboolean quiet, no_matched, decorrelate, no_decorrelate;
   char **sets;
 } SubtractOptions;
 
@@ -56,6 +59,10 @@ subtract_apply_options (const SubtractOptions *o, DiaSubtractRequest *req, GErro
       if (!dia_params_set (req, "fit.bg_order", buf, error))
         return FALSE;
     }
+  if (o->decorrelate && !dia_params_set (req, "decorrelate", "true", error))
+    return FALSE;
+  if (o->no_decorrelate && !dia_params_set (req, "decorrelate", "false", error))
+    return FALSE;
   if (o->threads > 0)
     {
       g_snprintf (buf, sizeof buf, "%d", o->threads);
@@ -97,7 +104,11 @@ ds_cli_subtract (int argc, char **argv)
     { "template", 't', 0, G_OPTION_ARG_FILENAME, &o.template_path, N_("Template image"), "T.fits" },
     { "science", 's', 0, G_OPTION_ARG_FILENAME, &o.science_path, N_("Science image"), "S.fits" },
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &o.output, N_("Output prefix"), "PREFIX" },
-    { "flavor", 'f', 0, G_OPTION_ARG_STRING, &o.flavor, N_("template, science or auto"), "NAME" },
+    { "flavor", 'f', 0, G_OPTION_ARG_STRING, &o.flavor, N_("template, science, auto, preconvolve or zogy"), "NAME" },
+    { "decorrelate", 0, 0, G_OPTION_ARG_NONE, &o.decorrelate, N_("Decorrelate the difference (template and science flavours)"), NULL },
+    { "no-decorrelate", 0, 0, G_OPTION_ARG_NONE, &o.no_decorrelate, N_("Do not decorrelate the difference"), NULL },
+    { "template-psf", 0, 0, G_OPTION_ARG_FILENAME, &o.template_psf, N_("Template PSF image instead of the estimated one"), "P.fits" },
+    { "science-psf", 0, 0, G_OPTION_ARG_FILENAME, &o.science_psf, N_("Science PSF image instead of the estimated one"), "P.fits" },
     { "kernel-size", 0, 0, G_OPTION_ARG_INT, &o.kernel_size, N_("Kernel side (odd), px; default from the PSFs"), "N" },
     { "sigmas", 0, 0, G_OPTION_ARG_STRING, &o.sigmas, N_("Basis Gaussian widths, px; default from the PSFs"), "A,B,C" },
     { "degrees", 0, 0, G_OPTION_ARG_STRING, &o.degrees, N_("Polynomial degree per Gaussian"), "I,J,K" },
@@ -125,7 +136,8 @@ ds_cli_subtract (int argc, char **argv)
   g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);
   g_option_context_set_description (ctx,
       _("Writes PREFIX_diff.fits (IMAGE/MASK/VARIANCE), PREFIX_matched.fits, PREFIX_kernel.fits "
-        "and PREFIX_meta.json.  Parameter keys for --set are listed by “diffscope-cli "
+        "and PREFIX_meta.json; score flavours (preconvolve, zogy) also PREFIX_score.fits (the "
+        "score in units of its standard deviation).  Parameter keys for --set are listed by “diffscope-cli "
         "subtract --list-params”."));
   if (argc >= 2 && g_strcmp0 (argv[1], "--list-params") == 0)
     {
@@ -170,7 +182,32 @@ ds_cli_subtract (int argc, char **argv)
   if (!o.quiet)
     fprintf (stderr, _("read inputs: %.0f ms\n"), (g_get_monotonic_time () - t0) / 1000.0);
 
-  plan = dia_subtract_plan (tmpl, sci, &req, monitor, &error);
+  {
+    g_autoptr (DiaPsf) pt = NULL;
+    g_autoptr (DiaPsf) ps = NULL;
+    const char *paths[2] = { o.template_psf, o.science_psf };
+    DiaPsf **psfs[2] = { &pt, &ps };
+    for (int k = 0; k < 2; k++)
+      if (paths[k] != NULL)
+        {
+          g_autoptr (DiaImage) img = dia_fits_read_image (paths[k], &error);
+          if (img != NULL)
+            {
+              /* Rows may be padded (stride); the PSF constructor wants them packed. */
+              g_autofree float *px = g_new (float, (size_t) img->width * img->height);
+              for (int y = 0; y < img->height; y++)
+                memcpy (px + (size_t) y * img->width, img->pix + dia_image_index (img, 0, y),
+                        sizeof (float) * img->width);
+              *psfs[k] = dia_psf_new_from_pixels (px, img->width, img->height, &error);
+            }
+          if (*psfs[k] == NULL)
+            {
+              status = ds_cli_fail (error);
+              goto out;
+            }
+        }
+    plan = dia_subtract_plan_with_psfs (tmpl, sci, pt, ps, &req, monitor, &error);
+  }
   if (plan == NULL)
     {
       status = ds_cli_fail (error);
@@ -192,6 +229,15 @@ ds_cli_subtract (int argc, char **argv)
     {
       status = ds_cli_fail (error);
       goto out;
+    }
+  if (result->score != NULL)
+    {
+      g_autofree char *score_path = g_strconcat (o.output, "_score.fits", NULL);
+      if (!dia_fits_write_image (score_path, result->score, NULL, &error))
+        {
+          status = ds_cli_fail (error);
+          goto out;
+        }
     }
   if (!o.quiet)
     {
@@ -216,6 +262,8 @@ out:
   g_free (o.sigmas);
   g_free (o.degrees);
   g_free (o.region);
+  g_free (o.template_psf);
+  g_free (o.science_psf);
   g_strfreev (o.sets);
   return status;
 }

@@ -4,10 +4,11 @@
  * a normalised Gaussian g of width σ_s (the determinant radius of D's PSF, which makes g an
  * approximation of the PSF-matched filter) and turned into an S/N image
  *     ν(x) = (g ⋆ D)(x) / sqrt((g² ⋆ V)(x)),
- * with zero padding at the borders and at unusable pixels, so ν keeps unit variance up to the
- * image edge and edge sources are found (and flagged by dia-measure).  Because V ignores the
- * pixel covariance a convolved difference has, ν is optionally divided by its own robust σ
- * (catalog->sn_scale; params.rescale_noise).  Pixels with ν ≥ threshold (and ≤ −threshold)
+ * with zero padding at the borders and at unusable pixels (BAD, NO_DATA, EDGE), so ν keeps
+ * unit variance up to the usable edge and edge sources are found (dia-measure flags them).
+ * Because V ignores the pixel covariance a convolved difference has, ν is optionally
+ * normalised by its own median and robust σ (catalog->sn_offset, sn_scale;
+ * params.rescale_noise).  Pixels with ν ≥ threshold (and ≤ −threshold)
  * form 8-connected footprints; footprints smaller than min_area pixels are dropped; each keeps
  * its extreme pixel as a peak (sub-pixel position from a quadratic fit of ν around it).  All
  * footprints are then grown together by a circular stencil of radius int(grow_sigma·σ_s + 0.5)
@@ -145,6 +146,7 @@ struct _DiaCatalog
   double smooth_sigma;          /* σ_s actually used, px (0 on a score image)            */
   double psf_fwhm;              /* FWHM of the PSF used for measurement, px (NAN before)  */
   double sn_scale;              /* robust σ of the raw ν (1 when not rescaled)            */
+  double sn_offset;             /* its median, subtracted before scaling (0 if not)       */
   gint64 n_pixels;              /* usable pixels searched                                */
   int n_footprints_positive;    /* before merging                                        */
   int n_footprints_negative;
@@ -177,11 +179,16 @@ double dia_psf_determinant_radius (const DiaPsf *psf, double x, double y);
  * sources with s = ν_t·sn_scale/η are found. */
 double dia_detect_filter_efficiency (const DiaPsf *psf, double x, double y, double sigma_s);
 
-/* Expected number of local maxima above ν per pixel of a unit-variance Gaussian random field
- * made by smoothing white noise with a Gaussian of width sigma_s (px): for high ν it equals
- * the Euler-characteristic density of the excursion set in 2-D,
- *     ρ(ν) = λ₂ ν exp(−ν²/2) / (2π)^{3/2},  λ₂ = Var(∂ν/∂x) = 1 / (2 σ_s²).
- * One polarity. */
+/* Expected number of detections above ν per pixel (one polarity) in a unit-variance Gaussian
+ * random field made by smoothing white noise with a Gaussian of width sigma_s (px) and sampled
+ * on the pixel grid.  Continuous field: at high ν each excursion component holds one maximum
+ * and their density is the Euler-characteristic density in 2-D,
+ *     ρ(ν) = λ₂ ν exp(−ν²/2) / (2π)^{3/2},  λ₂ = Var(∂ν/∂x) = 1 / (2 σ_s²)
+ * (the smoothed field's autocorrelation is exp(−r²/4σ_s²)).  Sampling: an excursion is only
+ * seen if it covers a pixel centre.  Excursion areas above a high level are exponentially
+ * distributed with mean Ā = 2π / (ν² λ₂) (Slepian model: overshoot ~ Exp(mean 1/ν), area
+ * 2π·overshoot/(ν λ₂)), and a region of area A covers a lattice point with probability
+ * ≈ 1 − e^{−A}; averaging gives the factor Ā / (1 + Ā).  Returns ρ(ν) Ā / (1 + Ā). */
 double dia_detect_expected_peak_density (double nu, double sigma_s);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DiaCatalog, dia_catalog_unref)

@@ -9,7 +9,8 @@
  *   field   member of DiaSubtractRequest;
  *   min/max inclusive range (for lists: of each element); default as a string;
  *   STAGE   the first pipeline stage a change invalidates (BACKGROUND < PSF < STAMPS <
- *           KERNEL < APPLY < NONE).  A threshold-only change therefore never refits a kernel.
+ *           KERNEL < APPLY < DETECT < NONE).  A threshold-only change therefore never refits a
+ *           kernel.
  * Ranges are stated here and nowhere else (the UI builds its adjustments from this table).
  */
 DIA_PARAM ("flavor", FLAVOR, flavor, 0, DIA_N_FLAVORS - 1, "template", N_("Flavour"), "", KERNEL)
@@ -41,7 +42,7 @@ DIA_PARAM ("stamps.max_stamps", INT, stamps.max_stamps, 10, 100000, "400", N_("M
 DIA_PARAM ("stamps.min_stamps", INT, stamps.min_stamps, 1, 1000, "3", N_("Fewest stamps"), "", STAMPS)
 DIA_PARAM ("psf.min_snr", DOUBLE, psf.min_snr, 3.0, 1e5, "20", N_("Faintest PSF star"), "S/N", PSF)
 DIA_PARAM ("psf.max_snr", DOUBLE, psf.max_snr, 10.0, 1e8, "2000", N_("Brightest PSF star"), "S/N", PSF)
-DIA_PARAM ("psf.max_stars", INT, psf.max_stars, 3, 10000, "200", N_("Most PSF stars"), "", PSF)
+DIA_PARAM ("psf.max_stars", INT, psf.max_stars, 3, 10000, "80", N_("Most PSF stars"), "", PSF)
 DIA_PARAM ("psf.spatial_order", INT, psf.spatial_order, 0, 4, "2", N_("Spatial order of the PSF"), "", PSF)
 DIA_PARAM ("background.mesh", INT, bg_mesh, 0, 4096, "0", N_("Background mesh (0: automatic)"), "px", BACKGROUND)
 DIA_PARAM ("stars.threshold", DOUBLE, star_threshold, 3.0, 1000.0, "10", N_("Star detection threshold"), "σ", PSF)
@@ -49,4 +50,26 @@ DIA_PARAM ("subtract_background", BOOL, subtract_background, 0, 1, "true", N_("S
 DIA_PARAM ("decorrelate", BOOL, decorrelate, 0, 1, "false", N_("Decorrelate the difference"), "", APPLY)
 DIA_PARAM ("scale_variance", BOOL, scale_variance, 0, 1, "false", N_("Rescale the input variance planes"), "", BACKGROUND)
 DIA_PARAM ("zogy.astrometric_sigma", DOUBLE, zogy_astrometric_sigma, 0.0, 5.0, "0", N_("ZOGY astrometric noise σ"), "px", APPLY)
+DIA_PARAM ("detect.threshold", DOUBLE, detect.threshold, 1.0, 1000.0, "5", N_("Detection threshold"), "σ", DETECT)
+DIA_PARAM ("detect.negative", BOOL, detect.negative, 0, 1, "true", N_("Detect negative sources"), "", DETECT)
+DIA_PARAM ("detect.min_area", INT, detect.min_area, 1, 10000, "1", N_("Smallest footprint"), "px", DETECT)
+DIA_PARAM ("detect.grow_sigma", DOUBLE, detect.grow_sigma, 0.0, 20.0, "2.4", N_("Footprint growth per smoothing σ"), "", DETECT)
+DIA_PARAM ("detect.merge", BOOL, detect.merge, 0, 1, "true", N_("Merge positive and negative footprints"), "", DETECT)
+DIA_PARAM ("detect.rescale_noise", BOOL, detect.rescale_noise, 0, 1, "true", N_("Rescale S/N by its measured scatter"), "", DETECT)
+DIA_PARAM ("detect.smooth_sigma", DOUBLE, detect.smooth_sigma, 0.0, 50.0, "0", N_("Smoothing σ (0: from the PSF)"), "px", DETECT)
+DIA_PARAM ("detect.ap_radius", DOUBLE, detect.ap_radius, 1.0, 100.0, "12", N_("Aperture radius"), "px", DETECT)
+DIA_PARAM ("detect.dipole_min_snr", DOUBLE, detect.dipole_min_snr, 0.0, 1e4, "7.0711", N_("Smallest dipole S/N"), "σ", DETECT)
+DIA_PARAM ("detect.dipole_max_flux_ratio", DOUBLE, detect.dipole_max_flux_ratio, 0.5, 1.0, "0.65", N_("Largest lobe flux fraction of a dipole"), "", DETECT)
+DIA_PARAM ("detect.dipole_max_area", INT, detect.dipole_max_area, 10, 1000000, "1200", N_("Largest footprint fitted as a dipole"), "px", DETECT)
+DIA_PARAM ("fakes.n", INT, fakes.n_fakes, 1, 100000, "500", N_("Fake sources"), "", DETECT)
+DIA_PARAM ("fakes.seed", INT, fakes.seed, 0, 2147483647, "1", N_("Fake seed"), "", DETECT)
+DIA_PARAM ("fakes.snr_min", DOUBLE, fakes.snr_min, 0.1, 1e5, "2", N_("Faintest fake"), "S/N", DETECT)
+DIA_PARAM ("fakes.snr_max", DOUBLE, fakes.snr_max, 0.1, 1e5, "100", N_("Brightest fake"), "S/N", DETECT)
+DIA_PARAM ("fakes.mag_min", DOUBLE, fakes.mag_min, 0.0, 40.0, "0", N_("Brightest fake magnitude (0: use S/N)"), "mag", DETECT)
+DIA_PARAM ("fakes.mag_max", DOUBLE, fakes.mag_max, 0.0, 40.0, "0", N_("Faintest fake magnitude (0: use S/N)"), "mag", DETECT)
+DIA_PARAM ("fakes.template_fraction", DOUBLE, fakes.template_fraction, 0.0, 1.0, "0", N_("Fraction of fakes in the template"), "", DETECT)
+DIA_PARAM ("fakes.allow_masked", BOOL, fakes.allow_masked, 0, 1, "false", N_("Allow fakes on masked pixels"), "", DETECT)
+DIA_PARAM ("fakes.border", DOUBLE, fakes.border, 0.0, 1000.0, "20", N_("Fake-free border"), "px", DETECT)
+DIA_PARAM ("fakes.match_radius", DOUBLE, fakes.match_radius, 0.1, 50.0, "2", N_("Fake match radius"), "px", DETECT)
+DIA_PARAM ("fakes.add_noise", BOOL, fakes.add_noise, 0, 1, "true", N_("Add the fakes' photon noise"), "", DETECT)
 DIA_PARAM ("threads", INT, n_threads, 0, 256, "0", N_("Threads (0: all cores)"), "", NONE)

@@ -26,6 +26,7 @@ typedef enum
   DIA_STAGE_STAMPS,
   DIA_STAGE_KERNEL,
   DIA_STAGE_APPLY,
+  DIA_STAGE_DETECT,             /* detection, measurement and fakes on D  */
   DIA_STAGE_NONE,               /* no effect on results (threads)          */
 } DiaStage;
 

@@ -19,6 +19,11 @@ gboolean _dia_subtract_apply_al (const DiaSubtractPlan *plan, const DiaRect *reg
                                  DiaSubtractResult *result, gboolean keep_matched,
                                  DiaMonitor *monitor, GError **error);
 
+/* The same without the decorrelation afterburner (which calls it on a grown region). */
+gboolean _dia_subtract_apply_al_raw (const DiaSubtractPlan *plan, const DiaRect *region,
+                                     DiaSubtractResult *result, gboolean keep_matched,
+                                     DiaMonitor *monitor, GError **error);
+
 /* The input rectangle the AL flavours need: region grown by the kernel half-width, clipped. */
 DiaRect _dia_subtract_al_input_region (const DiaSubtractPlan *plan, const DiaRect *region);
 

@@ -10,11 +10,13 @@
 #include "dia-subtract-private.h"
 #include "dia-background.h"
 #include "dia-convolve.h"
+#include "dia-decorrelate.h"
 #include "dia-error.h"
 #include "dia-image.h"
 #include "dia-monitor.h"
 #include "dia-parallel.h"
 #include "dia-params.h"
+#include "dia-scale-variance.h"
 #include "dia-stats.h"
 
 #include <glib/gi18n-lib.h>
@@ -226,6 +228,14 @@ DiaSubtractPlan *
 dia_subtract_plan (DiaImage *tmpl, DiaImage *sci, const DiaSubtractRequest *request,
                    DiaMonitor *monitor, GError **error)
 {
+  return dia_subtract_plan_with_psfs (tmpl, sci, NULL, NULL, request, monitor, error);
+}
+
+DiaSubtractPlan *
+dia_subtract_plan_with_psfs (DiaImage *tmpl, DiaImage *sci, DiaPsf *psf_template,
+                             DiaPsf *psf_science, const DiaSubtractRequest *request,
+                             DiaMonitor *monitor, GError **error)
+{
   g_autoptr (DiaSubtractPlan) plan = NULL;
   double cx, cy;
 
@@ -249,6 +259,21 @@ dia_subtract_plan (DiaImage *tmpl, DiaImage *sci, const DiaSubtractRequest *requ
   plan->science_image = dia_image_ref (sci);
   plan->info.timings = g_array_new (FALSE, FALSE, sizeof (DiaStageTiming));
   plan->flavor = dia_flavor_get (request->flavor);
+  plan->info.variance_scale_template = plan->info.variance_scale_science = 1.0;
+
+  /* §4.3: each input's variance plane rescaled before anything reads it (the plan then holds
+   * the rescaled copies). */
+  if (request->scale_variance)
+    {
+      gint64 t0 = g_get_monotonic_time ();
+      if (!dia_scale_variance_pair (&plan->template_image, &plan->science_image,
+                                    &plan->info.variance_scale_template,
+                                    &plan->info.variance_scale_science, monitor, error))
+        return NULL;
+      tmpl = plan->template_image;
+      sci = plan->science_image;
+      dia_subtract_timing_add (plan->info.timings, "scale variance", subtract_ms_since (t0));
+    }
 
   dia_monitor_stage (monitor, "measure", 0.0);
   if (!subtract_measure_image (plan, sci, TRUE, _("Science"), &plan->bg_science, &plan->stars_science,
@@ -259,6 +284,16 @@ dia_subtract_plan (DiaImage *tmpl, DiaImage *sci, const DiaSubtractRequest *requ
                                &plan->stars_template, &plan->psf_template, monitor, error))
     return NULL;
   dia_monitor_stage (monitor, "measure", 1.0);
+  if (psf_template != NULL)
+    {
+      dia_psf_unref (plan->psf_template);
+      plan->psf_template = dia_psf_ref (psf_template);
+    }
+  if (psf_science != NULL)
+    {
+      dia_psf_unref (plan->psf_science);
+      plan->psf_science = dia_psf_ref (psf_science);
+    }
 
   cx = (sci->width - 1) / 2.0;
   cy = (sci->height - 1) / 2.0;
@@ -406,7 +441,7 @@ _dia_subtract_fit_al (DiaSubtractPlan *plan, gboolean convolve_template, DiaMoni
 DiaRect
 _dia_subtract_al_input_region (const DiaSubtractPlan *plan, const DiaRect *region)
 {
-  int h = plan->kernel ? plan->kernel->config.size / 2 : 0;
+  int h = (plan->kernel ? plan->kernel->config.size / 2 : 0) + dia_decorrelate_al_margin (plan);
   DiaRect grown = { region->x - h, region->y - h, region->width + 2 * h, region->height + 2 * h };
   DiaRect whole = { 0, 0, plan->science_image->width, plan->science_image->height };
   return dia_rect_intersect (&grown, &whole);
@@ -499,10 +534,22 @@ subtract_combine_rows (int first, int last, int thread_index, gpointer data)
     }
 }
 
+/* With request.decorrelate the afterburner (dia-decorrelate.c) computes the raw difference on
+ * a region grown by its filter's half-width and crops after filtering. */
 gboolean
 _dia_subtract_apply_al (const DiaSubtractPlan *plan, const DiaRect *region,
                         DiaSubtractResult *result, gboolean keep_matched, DiaMonitor *monitor,
                         GError **error)
+{
+  if (plan->request.decorrelate)
+    return dia_decorrelate_apply_al (plan, region, result, keep_matched, monitor, error);
+  return _dia_subtract_apply_al_raw (plan, region, result, keep_matched, monitor, error);
+}
+
+gboolean
+_dia_subtract_apply_al_raw (const DiaSubtractPlan *plan, const DiaRect *region,
+                            DiaSubtractResult *result, gboolean keep_matched,
+                            DiaMonitor *monitor, GError **error)
 {
   gboolean tflav = plan->info.convolve_template;
   const DiaImage *convolved = tflav ? plan->template_image : plan->science_image;
@@ -692,6 +739,7 @@ dia_subtract_result_unref (DiaSubtractResult *result)
   dia_image_unref (result->diff);
   dia_image_unref (result->matched);
   dia_image_unref (result->score);
+  dia_psf_unref (result->diff_psf);
   if (result->timings)
     g_array_unref (result->timings);
   g_free ((SubtractResultPrivate *) result);

@@ -15,6 +15,7 @@
  */
 #pragma once
 
+#include "dia-detect.h"
 #include "dia-flavor.h"
 #include "dia-kernel.h"
 #include "dia-kernel-fit.h"
@@ -42,6 +43,8 @@ typedef struct
   int n_threads;                /* 0 = all cores                                         */
   gboolean scale_variance;      /* rescale each input's variance plane first (§4.3)      */
   double zogy_astrometric_sigma;/* zogy: astrometric noise σ per axis, px (0 = none)      */
+  DiaDetectParams detect;       /* detection and measurement on D (stage DETECT)         */
+  DiaFakesParams fakes;         /* fake injection and recovery (stage DETECT)            */
 } DiaSubtractRequest;
 
 #define DIA_REQUEST_VERSION 1

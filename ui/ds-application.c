@@ -43,6 +43,10 @@ struct _DsApplication
   char *scan_source;            /* --scan: open the scanning view on this source        */
   char *labels_path;            /* --labels: label store (NULL: the default store)      */
   char *taxonomy_path;          /* --taxonomy: replaces the default taxonomy            */
+  char **script_sets;           /* --set KEY=VALUE, applied after the first difference   */
+  double initial_zoom;          /* --zoom, 0 = fit                                       */
+  char **script_actions;        /* --action NAME[::TARGET], after the --set steps         */
+  char *report_path;            /* --report: text report of a scripted screenshot        */
 };
 
 G_DEFINE_FINAL_TYPE (DsApplication, ds_application, GTK_TYPE_APPLICATION)
@@ -323,6 +327,16 @@ ds_application_startup (GApplication *app)
     { "win.zoom-fit", { "0", "KP_0", NULL } },
     { "win.zoom-1", { "1", "KP_1", NULL } },
     { "win.lock-views", { "l", NULL } },
+    { "win.undo", { "<Control>z", NULL } },
+    { "win.redo", { "<Control><Shift>z", "<Control>y", NULL } },
+    { "win.pin-a", { "<Control>p", NULL } },
+    { "win.blink", { "b", NULL } },
+    { "win.show-stamps", { "s", NULL } },
+    { "win.show-quiver", { "q", NULL } },
+    { "win.show-parameters", { "F9", NULL } },
+    { "win.export", { "<Control>e", NULL } },
+    { "win.save-session", { "<Control>s", NULL } },
+    { "win.load-session", { "<Control><Shift>o", NULL } },
     { "win.show-help-overlay", { "<Control>question", NULL } },
   };
 
@@ -358,6 +372,17 @@ ds_application_handle_local_options (GApplication *app, GVariantDict *options)
     self->labels_path = g_strdup (shot);
   if (g_variant_dict_lookup (options, "taxonomy", "^&ay", &shot) && shot[0] != '\0')
     self->taxonomy_path = g_strdup (shot);
+  g_variant_dict_lookup (options, "set", "^as", &self->script_sets);
+  g_variant_dict_lookup (options, "action", "^as", &self->script_actions);
+  if (g_variant_dict_lookup (options, "report", "^&ay", &shot) && shot[0] != '\0')
+    self->report_path = g_strdup (shot);
+  if (g_variant_dict_lookup (options, "zoom", "d", &self->initial_zoom)
+      && !(self->initial_zoom >= 1.0 / 64 && self->initial_zoom <= 64))
+    {
+      g_printerr (_("diffscope: --zoom wants a zoom between 1/64 and 64 (got %g)\n"),
+                  self->initial_zoom);
+      return 2;
+    }
   if (g_variant_dict_lookup (options, "window-size", "&s", &size))
     {
       int w = 0, h = 0;
@@ -401,6 +426,9 @@ ds_application_finalize (GObject *object)
   g_free (self->scan_source);
   g_free (self->labels_path);
   g_free (self->taxonomy_path);
+  g_strfreev (self->script_sets);
+  g_strfreev (self->script_actions);
+  g_free (self->report_path);
   G_OBJECT_CLASS (ds_application_parent_class)->finalize (object);
 }
 
@@ -432,6 +460,17 @@ ds_application_init (DsApplication *self)
       N_("Label store for the scanning view (SQLite)"), N_("FILE.db") },
     { "taxonomy", 0, 0, G_OPTION_ARG_FILENAME, NULL,
       N_("Taxonomy file replacing the default labels"), N_("FILE") },
+    { "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, NULL,
+      N_("After the first difference, change a subtraction parameter (repeatable)"),
+      N_("KEY=VALUE") },
+    { "action", 0, 0, G_OPTION_ARG_STRING_ARRAY, NULL,
+      N_("After the changes, activate a window action, e.g. pin-a or compare::a-minus-b "
+         "(repeatable)"), N_("NAME[::TARGET]") },
+    { "report", 0, 0, G_OPTION_ARG_FILENAME, NULL,
+      N_("With --screenshot: write what was computed and where it was drawn (for tests)"),
+      N_("FILE") },
+    { "zoom", 0, 0, G_OPTION_ARG_DOUBLE, NULL,
+      N_("Initial zoom, screen pixels per image pixel (default: fit)"), N_("Z") },
     { "version", 0, 0, G_OPTION_ARG_NONE, NULL, N_("Print the version and exit"), NULL },
     { NULL }
   };
@@ -481,4 +520,32 @@ ds_application_set_exit_status (DsApplication *self, int status)
 {
   g_return_if_fail (DS_IS_APPLICATION (self));
   self->exit_status = status;
+}
+
+const char *const *
+ds_application_get_script_sets (DsApplication *self)
+{
+  g_return_val_if_fail (DS_IS_APPLICATION (self), NULL);
+  return (const char *const *) self->script_sets;
+}
+
+double
+ds_application_get_initial_zoom (DsApplication *self)
+{
+  g_return_val_if_fail (DS_IS_APPLICATION (self), 0.0);
+  return self->initial_zoom;
+}
+
+const char *
+ds_application_get_report_path (DsApplication *self)
+{
+  g_return_val_if_fail (DS_IS_APPLICATION (self), NULL);
+  return self->report_path;
+}
+
+const char *const *
+ds_application_get_script_actions (DsApplication *self)
+{
+  g_return_val_if_fail (DS_IS_APPLICATION (self), NULL);
+  return (const char *const *) self->script_actions;
 }

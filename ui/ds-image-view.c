@@ -21,6 +21,13 @@
  * Each view keeps its own DiaRenderParams and plane choice, so a later difference pane can use
  * a symmetric diverging map next to two grey ones.
  *
+ * Reruns: a "patch" (the visible region of a rerun, computed before the full frame) is drawn
+ * over the image with the same render parameters, so the user sees the new difference where
+ * they look within tens of milliseconds while the rest keeps the previous result; the next
+ * full image replaces both.  Overlays (stamps, detections, quiver arrows) are layers of
+ * DsMarker in image coordinates drawn with cairo over the texture; markers with a tooltip
+ * answer query-tooltip within a few screen pixels.
+ *
  * Signals: "pointer-moved" (inside, x, y) reports the image coordinate under the pointer for
  * the status bar; inside is FALSE when the pointer left the view.
  *
@@ -30,6 +37,7 @@
 
 #include <glib/gi18n.h>
 #include <math.h>
+#include <string.h>
 
 struct _DsImageView
 {
@@ -48,6 +56,11 @@ struct _DsImageView
   int texture_x, texture_y;     /* its offset in the widget, device px                      */
   int texture_for_w, texture_for_h;   /* widget size in device px it was rendered for      */
   gboolean texture_stale;
+
+  DiaImage *patch;              /* drawn over image at (patch_x0, patch_y0), or NULL        */
+  int patch_x0, patch_y0;
+  GArray *layers[DS_IMAGE_VIEW_N_LAYERS];   /* DsMarker, or NULL                              */
+  gboolean layer_hidden[DS_IMAGE_VIEW_N_LAYERS];
 
   double drag_start_x, drag_start_y;  /* centre when a pan drag began                     */
   double pointer_x, pointer_y;        /* last pointer position, logical widget px (−1: none) */
@@ -180,6 +193,36 @@ view_apply_fit (DsImageView *self)
 
 /* --- rendering ----------------------------------------------------------------------------- */
 
+/* Renders the patch into the part of buf (tw × th, bottom-left corner at image coordinate
+ * (sx, sy)) that it covers, with the same sampling as the base image, so pixels line up. */
+static void
+view_render_patch (DsImageView *self, double sx, double sy, guint8 *buf, int tw, int th,
+                   size_t out_stride)
+{
+  DiaImage *p = self->patch;
+  const float *data = self->plane == DS_PLANE_VARIANCE ? p->var : p->pix;
+  double z = self->zoom;
+  /* Output columns whose centres sample patch pixels: image x in [x0 − ½, x0 + w − ½). */
+  int c0 = (int) ceil ((self->patch_x0 - 0.5 - sx) * z - 0.5);
+  int c1 = (int) ceil ((self->patch_x0 + p->width - 0.5 - sx) * z - 0.5);
+  int b0 = (int) ceil ((self->patch_y0 - 0.5 - sy) * z - 0.5);  /* rows from the bottom */
+  int b1 = (int) ceil ((self->patch_y0 + p->height - 0.5 - sy) * z - 0.5);
+
+  if (data == NULL)
+    return;
+  c0 = CLAMP (c0, 0, tw);
+  c1 = CLAMP (c1, 0, tw);
+  b0 = CLAMP (b0, 0, th);
+  b1 = CLAMP (b1, 0, th);
+  if (c1 <= c0 || b1 <= b0)
+    return;
+  /* Output row r is bottom row th − 1 − r; the sub-buffer starts at the top row th − b1. */
+  dia_render_region (data, p->mask, p->width, p->height, p->stride, &self->params,
+                     sx + c0 / z - self->patch_x0, sy + b0 / z - self->patch_y0, z,
+                     buf + (size_t) (th - b1) * out_stride + (size_t) c0 * 4, c1 - c0, b1 - b0,
+                     out_stride);
+}
+
 /* Renders the part of the widget (width × height device px) that the image covers: the
  * margins around a fitted image show the pane background rather than the no-data colour, and
  * fewer pixels are rendered.  Sets texture_x/y to its device-pixel offset in the widget. */
@@ -218,12 +261,121 @@ view_render_texture (DsImageView *self, int width, int height)
   dia_render_region (data, mask, self->image->width, self->image->height, stride,
                      &self->params, src_x + c0 / self->zoom, src_y + (height - r1) / self->zoom,
                      self->zoom, buf, tw, th, out_stride);
+  if (self->patch != NULL && self->plane != DS_PLANE_MASK)
+    view_render_patch (self, src_x + c0 / self->zoom, src_y + (height - r1) / self->zoom, buf,
+                       tw, th, out_stride);
   bytes = g_bytes_new_take (buf, out_stride * (size_t) th);
   self->texture = gdk_memory_texture_new (tw, th, GDK_MEMORY_B8G8R8A8_PREMULTIPLIED, bytes,
                                           out_stride);
   self->texture_x = c0;
   self->texture_y = r0;
   g_bytes_unref (bytes);
+}
+
+/* Logical widget position of an image coordinate (inverse of widget_to_image). */
+static void
+view_image_to_widget (DsImageView *self, double ix, double iy, double *wx, double *wy)
+{
+  int s = view_scale (self);
+  double w = (double) gtk_widget_get_width (GTK_WIDGET (self)) * s;
+  double h = (double) gtk_widget_get_height (GTK_WIDGET (self)) * s;
+
+  *wx = ((ix - self->center_x) * self->zoom + 0.5 * w) / s;
+  *wy = (0.5 * h - (iy - self->center_y) * self->zoom) / s;
+}
+
+static void
+view_snapshot_markers (DsImageView *self, GtkSnapshot *snapshot, int w, int h)
+{
+  cairo_t *cr = NULL;
+  double k = self->zoom / view_scale (self);   /* logical px per image px */
+
+  for (int l = 0; l < DS_IMAGE_VIEW_N_LAYERS; l++)
+    {
+      GArray *markers = self->layers[l];
+
+      if (markers == NULL || self->layer_hidden[l] || markers->len == 0)
+        continue;
+      if (cr == NULL)
+        {
+          cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, w, h));
+          cairo_set_line_width (cr, 1.5);
+        }
+      for (guint i = 0; i < markers->len; i++)
+        {
+          const DsMarker *m = &g_array_index (markers, DsMarker, i);
+          double x, y, r = MAX (3.0, m->size * k);
+
+          view_image_to_widget (self, m->x, m->y, &x, &y);
+          if (x < -r - 50 || y < -r - 50 || x > w + r + 50 || y > h + r + 50)
+            continue;
+          cairo_set_source_rgba (cr, ((m->rgba >> 24) & 0xff) / 255.0,
+                                 ((m->rgba >> 16) & 0xff) / 255.0,
+                                 ((m->rgba >> 8) & 0xff) / 255.0, (m->rgba & 0xff) / 255.0);
+          switch (m->shape)
+            {
+            case DS_MARKER_CIRCLE:
+              cairo_new_sub_path (cr);
+              cairo_arc (cr, x, y, r, 0, 2 * G_PI);
+              break;
+            case DS_MARKER_SQUARE:
+              cairo_rectangle (cr, x - r, y - r, 2 * r, 2 * r);
+              break;
+            case DS_MARKER_CROSS:
+              cairo_move_to (cr, x - r, y);
+              cairo_line_to (cr, x + r, y);
+              cairo_move_to (cr, x, y - r);
+              cairo_line_to (cr, x, y + r);
+              break;
+            case DS_MARKER_ARROW:
+              {
+                double ex = x + m->dx * k, ey = y - m->dy * k;
+                double a = atan2 (ey - y, ex - x), len = hypot (ex - x, ey - y);
+                double head = MIN (6.0, 0.4 * len);
+
+                cairo_move_to (cr, x, y);
+                cairo_line_to (cr, ex, ey);
+                cairo_move_to (cr, ex - head * cos (a - 0.4), ey - head * sin (a - 0.4));
+                cairo_line_to (cr, ex, ey);
+                cairo_line_to (cr, ex - head * cos (a + 0.4), ey - head * sin (a + 0.4));
+              }
+              break;
+            }
+          cairo_stroke (cr);
+        }
+    }
+  if (cr != NULL)
+    cairo_destroy (cr);
+}
+
+static gboolean
+on_query_tooltip (GtkWidget *widget, int x, int y, gboolean keyboard, GtkTooltip *tooltip,
+                  DsImageView *self)
+{
+  const DsMarker *best = NULL;
+  double best_d = 8.0;          /* logical px */
+
+  for (int l = 0; l < DS_IMAGE_VIEW_N_LAYERS; l++)
+    for (guint i = 0; self->layers[l] != NULL && !self->layer_hidden[l]
+                      && i < self->layers[l]->len; i++)
+      {
+        const DsMarker *m = &g_array_index (self->layers[l], DsMarker, i);
+        double mx, my, d;
+
+        if (m->tooltip == NULL)
+          continue;
+        view_image_to_widget (self, m->x, m->y, &mx, &my);
+        d = hypot (mx - x, my - y) - MAX (3.0, m->size * self->zoom / view_scale (self));
+        if (fabs (d) < best_d)
+          {
+            best_d = fabs (d);
+            best = m;
+          }
+      }
+  if (best == NULL)
+    return FALSE;
+  gtk_tooltip_set_text (tooltip, best->tooltip);
+  return TRUE;
 }
 
 static void
@@ -252,6 +404,7 @@ ds_image_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
 
       gtk_snapshot_append_texture (snapshot, self->texture, &bounds);
     }
+  view_snapshot_markers (self, snapshot, w, h);
 }
 
 static void
@@ -376,6 +529,9 @@ ds_image_view_finalize (GObject *object)
 
   g_clear_pointer (&self->image, dia_image_unref);
   g_clear_pointer (&self->mask_plane, g_free);
+  g_clear_pointer (&self->patch, dia_image_unref);
+  for (int l = 0; l < DS_IMAGE_VIEW_N_LAYERS; l++)
+    g_clear_pointer (&self->layers[l], g_array_unref);
   g_clear_object (&self->texture);
   G_OBJECT_CLASS (ds_image_view_parent_class)->finalize (object);
 }
@@ -447,6 +603,9 @@ ds_image_view_init (DsImageView *self)
   g_signal_connect (motion, "enter", G_CALLBACK (on_motion), self);
   g_signal_connect (motion, "leave", G_CALLBACK (on_leave), self);
   gtk_widget_add_controller (GTK_WIDGET (self), motion);
+
+  gtk_widget_set_has_tooltip (GTK_WIDGET (self), TRUE);
+  g_signal_connect (self, "query-tooltip", G_CALLBACK (on_query_tooltip), self);
 }
 
 /* --- public API ------------------------------------------------------------------------------ */
@@ -465,6 +624,7 @@ ds_image_view_set_image (DsImageView *self, DiaImage *image)
   if (image != NULL)
     dia_image_ref (image);
   g_clear_pointer (&self->image, dia_image_unref);
+  g_clear_pointer (&self->patch, dia_image_unref);
   self->image = image;
   view_update_mask_plane (self);
   view_update_limits (self);
@@ -656,4 +816,85 @@ ds_image_view_widget_to_image (DsImageView *self, double wx, double wy, double *
   h = (double) gtk_widget_get_height (GTK_WIDGET (self)) * s;
   *ix = self->center_x + (wx * s - 0.5 * w) / self->zoom;
   *iy = self->center_y + (0.5 * h - wy * s) / self->zoom;
+}
+
+void
+ds_image_view_set_patch (DsImageView *self, DiaImage *patch, int x0, int y0)
+{
+  g_return_if_fail (DS_IS_IMAGE_VIEW (self));
+
+  if (patch != NULL)
+    dia_image_ref (patch);
+  g_clear_pointer (&self->patch, dia_image_unref);
+  self->patch = patch;
+  self->patch_x0 = x0;
+  self->patch_y0 = y0;
+  view_invalidate (self);
+}
+
+gboolean
+ds_image_view_get_visible_rect (DsImageView *self, DiaRect *rect)
+{
+  double x0, y0, x1, y1;
+  int w, h;
+
+  g_return_val_if_fail (DS_IS_IMAGE_VIEW (self), FALSE);
+  g_return_val_if_fail (rect != NULL, FALSE);
+
+  memset (rect, 0, sizeof *rect);
+  w = gtk_widget_get_width (GTK_WIDGET (self));
+  h = gtk_widget_get_height (GTK_WIDGET (self));
+  if (self->image == NULL || w <= 0 || h <= 0)
+    return FALSE;
+  ds_image_view_widget_to_image (self, 0, h, &x0, &y0);
+  ds_image_view_widget_to_image (self, w, 0, &x1, &y1);
+  {
+    DiaRect view = { (int) floor (x0 + 0.5), (int) floor (y0 + 0.5), 0, 0 };
+    DiaRect all = { 0, 0, self->image->width, self->image->height };
+
+    view.width = (int) floor (x1 + 0.5) - view.x + 1;
+    view.height = (int) floor (y1 + 0.5) - view.y + 1;
+    *rect = dia_rect_intersect (&view, &all);
+  }
+  return !dia_rect_is_empty (rect);
+}
+
+static void
+marker_clear (gpointer data)
+{
+  DsMarker *m = data;
+
+  g_clear_pointer (&m->tooltip, g_free);
+}
+
+GArray *
+ds_marker_array_new (void)
+{
+  GArray *a = g_array_new (FALSE, TRUE, sizeof (DsMarker));
+
+  g_array_set_clear_func (a, marker_clear);
+  return a;
+}
+
+void
+ds_image_view_set_markers (DsImageView *self, int layer, GArray *markers)
+{
+  g_return_if_fail (DS_IS_IMAGE_VIEW (self));
+  g_return_if_fail (layer >= 0 && layer < DS_IMAGE_VIEW_N_LAYERS);
+
+  if (markers != NULL)
+    g_array_ref (markers);
+  g_clear_pointer (&self->layers[layer], g_array_unref);
+  self->layers[layer] = markers;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+void
+ds_image_view_set_layer_visible (DsImageView *self, int layer, gboolean visible)
+{
+  g_return_if_fail (DS_IS_IMAGE_VIEW (self));
+  g_return_if_fail (layer >= 0 && layer < DS_IMAGE_VIEW_N_LAYERS);
+
+  self->layer_hidden[layer] = !visible;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
 }

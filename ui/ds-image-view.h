@@ -61,6 +61,43 @@ void ds_image_view_zoom_fit (DsImageView *self);
  * position (wx, wy), in logical widget pixels, fixed; wx < 0 means the centre. */
 void ds_image_view_zoom_step (DsImageView *self, int steps, double wx, double wy);
 
+/* A more recent computation of part of the image: patch (frozen, new reference taken; NULL
+ * clears) is drawn over the image with its pixel (0, 0) at image pixel (x0, y0), with the
+ * view's render parameters.  Cleared by ds_image_view_set_image().  Used to show the visible
+ * region of a rerun before the full frame arrives. */
+void ds_image_view_set_patch (DsImageView *self, DiaImage *patch, int x0, int y0);
+
+/* The image pixels the view currently shows (clipped to the image); FALSE when empty. */
+gboolean ds_image_view_get_visible_rect (DsImageView *self, DiaRect *rect);
+
+typedef enum
+{
+  DS_MARKER_CIRCLE,
+  DS_MARKER_SQUARE,
+  DS_MARKER_CROSS,
+  DS_MARKER_ARROW,              /* from (x, y) by (dx, dy) image px                        */
+} DsMarkerShape;
+
+/* One overlay item, in image coordinates. */
+typedef struct
+{
+  double x, y;
+  double size;                  /* radius or half side, image px (drawn at least 3 px)     */
+  double dx, dy;                /* DS_MARKER_ARROW: the vector, image px                   */
+  DsMarkerShape shape;
+  guint32 rgba;                 /* 0xRRGGBBAA                                              */
+  char *tooltip;                /* shown on hover, or NULL; owned by the array             */
+} DsMarker;
+
+/* A new empty marker array whose clear function frees the tooltips. */
+GArray *ds_marker_array_new (void);
+
+/* Overlay layer `layer` (0 ≤ layer < DS_IMAGE_VIEW_N_LAYERS) shows markers (a reference is
+ * taken; NULL clears).  Hovering a marker with a tooltip shows it. */
+#define DS_IMAGE_VIEW_N_LAYERS 4
+void ds_image_view_set_markers (DsImageView *self, int layer, GArray *markers);
+void ds_image_view_set_layer_visible (DsImageView *self, int layer, gboolean visible);
+
 /* Image coordinate under the logical widget position (wx, wy). */
 void ds_image_view_widget_to_image (DsImageView *self, double wx, double wy, double *ix,
                                     double *iy);

@@ -286,6 +286,14 @@ runner_clear_debounce (DsJobRunner *self)
 guint64
 ds_job_runner_submit (DsJobRunner *self, gpointer input, GDestroyNotify input_free)
 {
+  g_return_val_if_fail (DS_IS_JOB_RUNNER (self), 0);
+  return ds_job_runner_submit_with_delay (self, input, input_free, self->debounce_ms);
+}
+
+guint64
+ds_job_runner_submit_with_delay (DsJobRunner *self, gpointer input, GDestroyNotify input_free,
+                                 guint delay_ms)
+{
   DsJob *job;
 
   g_return_val_if_fail (DS_IS_JOB_RUNNER (self), 0);
@@ -306,8 +314,7 @@ ds_job_runner_submit (DsJobRunner *self, gpointer input, GDestroyNotify input_fr
     dia_monitor_cancel (self->running->monitor);
 
   runner_clear_debounce (self);
-  self->debounce = self->debounce_ms > 0 ? g_timeout_source_new (self->debounce_ms)
-                                         : g_idle_source_new ();
+  self->debounce = delay_ms > 0 ? g_timeout_source_new (delay_ms) : g_idle_source_new ();
   g_source_set_callback (self->debounce, on_debounce, self, NULL);
   g_source_attach (self->debounce, self->context);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUSY]);

@@ -44,6 +44,11 @@ DsJobRunner *ds_job_runner_new (DsJobFunc func, gpointer user_data, guint deboun
  * number (strictly increasing from 1).  Takes ownership of input. */
 guint64 ds_job_runner_submit (DsJobRunner *self, gpointer input, GDestroyNotify input_free);
 
+/* As ds_job_runner_submit() with this request's own debounce (0: start at the next main-loop
+ * iteration; for discrete changes such as a switch, where there is no burst to wait for). */
+guint64 ds_job_runner_submit_with_delay (DsJobRunner *self, gpointer input,
+                                         GDestroyNotify input_free, guint delay_ms);
+
 /* Main context.  Cancels the running job and drops the pending one: nothing published after
  * this call is delivered.  Advances the generation. */
 void ds_job_runner_cancel (DsJobRunner *self);

@@ -1,11 +1,29 @@
-/* ds-window.c — the main window: template and science panes side by side.
+/* ds-window.c — the inspector window: template | science | difference, live rerun.
  *
  * Design.  The window is a composite template (resources/ui/ds-window.ui): a header bar with
- * the open, lock and zoom controls and the primary menu; an error banner (a GtkRevealer; the
- * window never opens a modal for errors); a row of panes, each a title and a DsImageView; and
- * a status bar with the pixel under the pointer on the left and what is loaded on the right.
- * The panes live in arrays indexed by DsPaneId so that a third "difference" pane is one more
- * entry in the template and in the enum, not new code paths.
+ * the open, lock, zoom and parameter controls and the primary menu; an error banner (a
+ * GtkRevealer; the window never opens a modal for errors); the triptych, each pane a title,
+ * a plane menu (image, variance, mask; score for flavours that make one) and a DsImageView;
+ * the parameter panel (DsParamPanel, generated from the engine's table) in a side pane; and a
+ * status bar with the pixel under the pointer, the progress of the running job and a summary
+ * of the last result.  Panes live in arrays indexed by DsPaneId.
+ *
+ * Live rerun (ARCHITECTURE.md §2.7–2.8).  The window owns the request, the last result and a
+ * DsJobRunner whose job is ds_subtract_job_run().  Every parameter change (panel, undo/redo,
+ * win.set-param, session load) records the previous request on the undo stack and submits a
+ * job with the cached plan and the difference pane's visible rectangle plus a 25 % margin;
+ * the runner debounces (40 ms), cancels the running job and drops stale results.  A region
+ * preview is drawn as a patch over the previous difference; the full frame replaces it.  An
+ * engine error goes to the banner and the previous result stays on screen.  The time from the
+ * change to the first paint showing the new pixels is logged with g_debug (see
+ * ds-subtract-job.c for the per-stage lines).  The difference pane defaults to a symmetric
+ * ±5σ diverging map so that positive and negative residuals read at a glance; the global
+ * stretch and colormap choices apply to the template and science panes.
+ *
+ * Overlays: the plan's stamps on the science and difference panes (used in green, reserve
+ * in grey, rejected in red with the reason as tooltip) and the kernel-centroid quiver on the
+ * difference (arrow scale from win.quiver-scale).  A/B: win.pin-a keeps the current result;
+ * win.compare shows B (current), A, or A − B in the difference pane.
  *
  * Every command is a GAction on the window (win.*), so menus, buttons, accelerators and tests
  * all go through the same entry points.  Loading goes through a DsPairLoader (a private
@@ -25,17 +43,25 @@
  */
 #include "ds-window.h"
 #include "ds-image-view.h"
+#include "ds-job-runner.h"
 #include "ds-pair-loader.h"
+#include "ds-param-panel.h"
+#include "ds-subtract-job.h"
 
+#include "dia-params.h"
+#include "dia-subtract-io.h"
 #include "dia-wcs.h"
 
 #include <glib/gi18n.h>
 #include <math.h>
+#include <stdarg.h>
+#include <string.h>
 
 typedef enum
 {
   DS_PANE_TEMPLATE,
   DS_PANE_SCIENCE,
+  DS_PANE_DIFFERENCE,
   DS_N_PANES,
 } DsPaneId;
 
@@ -50,10 +76,15 @@ struct _DsWindow
   GtkWidget *panes_box;
   GtkLabel *template_title;
   GtkLabel *science_title;
+  GtkLabel *difference_title;
   DsImageView *template_view;
   DsImageView *science_view;
+  DsImageView *difference_view;
+  GtkWidget *param_scroller;
+  GtkProgressBar *progress_bar;
   GtkLabel *pixel_label;
   GtkLabel *status_label;
+  DsParamPanel *panel;
 
   DsImageView *views[DS_N_PANES];
   GtkLabel *titles[DS_N_PANES];
@@ -67,6 +98,28 @@ struct _DsWindow
 
   guint screenshot_poll_id;
   int screenshot_ready_polls;
+
+  /* live rerun */
+  DiaImage *inputs[2];                /* template, science (refs) of the loaded pair         */
+  char *input_paths[2];               /* their files, NULL for the demo                      */
+  DiaSubtractRequest request;         /* what the difference pane should show                */
+  DsJobRunner *runner;
+  DiaSubtractResult *result;          /* last full-frame result (B), or NULL                 */
+  DiaSubtractResult *pinned;          /* A, or NULL                                         */
+  DiaImage *a_minus_b;                /* cached A − B image, or NULL                         */
+  GArray *undo, *redo;                /* DiaSubtractRequest                                  */
+  char *diff_plane;                   /* "image", "variance", "mask" or "score"             */
+  char *compare;                      /* "b", "a" or "a-minus-b"                             */
+  double quiver_scale;                /* arrow length factor (1: longest = 40 % of a cell)  */
+  guint blink_id;
+  gboolean blink_phase;
+  gint64 paint_change_time;           /* µs of the change whose pixels wait for a paint      */
+  gboolean paint_is_region;
+  gulong after_paint_id;
+  gboolean script_started, script_done; /* --set steps (screenshot scripts)                  */
+  int script_step, action_step;
+  guint script_id;
+  GString *report;                    /* --report text, or NULL                              */
 };
 
 G_DEFINE_FINAL_TYPE (DsWindow, ds_window, GTK_TYPE_APPLICATION_WINDOW)
@@ -88,8 +141,21 @@ name_index (const char *const *names, size_t n, const char *name)
 static const char *
 pane_name (DsPaneId id)
 {
-  return id == DS_PANE_TEMPLATE ? _("Template") : _("Science");
+  switch (id)
+    {
+    case DS_PANE_TEMPLATE:
+      return _("Template");
+    case DS_PANE_SCIENCE:
+      return _("Science");
+    case DS_PANE_DIFFERENCE:
+    default:
+      return _("Difference");
+    }
 }
+
+static void window_submit (DsWindow *self, const char *reason);
+static void window_report (DsWindow *self, const char *format, ...) G_GNUC_PRINTF (2, 3);
+static void window_update_difference (DsWindow *self);
 
 static GSettings *
 window_settings (DsWindow *self)
@@ -162,8 +228,12 @@ on_pointer_moved (DsImageView *view, gboolean inside, double ix, double iy, DsWi
 {
   DiaImage *im = ds_image_view_get_image (view);
   g_autoptr (GString) s = NULL;
-  int pane = view == self->views[DS_PANE_TEMPLATE] ? DS_PANE_TEMPLATE : DS_PANE_SCIENCE;
+  int pane = DS_PANE_TEMPLATE;
   int x, y;
+
+  for (int i = 0; i < DS_N_PANES; i++)
+    if (view == self->views[i])
+      pane = i;
 
   if (inside)
     self->active_view = view;
@@ -205,7 +275,7 @@ on_pointer_moved (DsImageView *view, gboolean inside, double ix, double iy, DsWi
               }
         }
     }
-  if (self->wcs[pane] != NULL)
+  if (pane != DS_PANE_DIFFERENCE && self->wcs[pane] != NULL)
     {
       double ra, dec;
 
@@ -222,6 +292,42 @@ on_pointer_moved (DsImageView *view, gboolean inside, double ix, double iy, DsWi
 
 /* --- loading ------------------------------------------------------------------------------- */
 
+static void
+window_write_report (DsWindow *self)
+{
+  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
+  const char *path = DS_IS_APPLICATION (app)
+                       ? ds_application_get_report_path (DS_APPLICATION (app)) : NULL;
+  static const char *const names[] = { "template", "science", "difference" };
+  g_autoptr (GError) error = NULL;
+
+  if (path == NULL || self->report == NULL)
+    return;
+  for (int i = 0; i < DS_N_PANES; i++)
+    {
+      graphene_rect_t b;
+      double cx, cy;
+
+      if (!gtk_widget_compute_bounds (GTK_WIDGET (self->views[i]), GTK_WIDGET (self), &b))
+        continue;
+      ds_image_view_get_center (self->views[i], &cx, &cy);
+      window_report (self, "view %s %.2f %.2f %.2f %.2f zoom %.6f center %.4f %.4f", names[i],
+                     b.origin.x, b.origin.y, b.size.width, b.size.height,
+                     ds_image_view_get_zoom (self->views[i]), cx, cy);
+    }
+  if (self->result != NULL && self->result->plan->stamps != NULL)
+    for (guint i = 0; i < self->result->plan->stamps->len; i++)
+      {
+        const DiaStamp *st = &g_array_index (self->result->plan->stamps, DiaStamp, i);
+
+        if (st->status == DIA_STAMP_GOOD)
+          window_report (self, "stamp-used %.3f %.3f %.3f", st->x, st->y,
+                         0.5 * self->result->plan->info.basis.size);
+      }
+  if (!g_file_set_contents (path, self->report->str, -1, &error))
+    g_printerr ("diffscope: %s\n", error->message);
+}
+
 static gboolean
 on_screenshot_poll (gpointer user_data)
 {
@@ -236,11 +342,18 @@ on_screenshot_poll (gpointer user_data)
         self->screenshot_ready_polls = 0;
         return G_SOURCE_CONTINUE;
       }
-  /* Mapped and sized on two polls in a row: the layout has settled. */
+  /* The subtraction (and any scripted change) must have settled too. */
+  if (ds_job_runner_get_busy (self->runner) || !self->script_done)
+    {
+      self->screenshot_ready_polls = 0;
+      return G_SOURCE_CONTINUE;
+    }
+  /* Mapped, sized and idle on two polls in a row: the layout has settled. */
   if (++self->screenshot_ready_polls < 2)
     return G_SOURCE_CONTINUE;
 
   self->screenshot_poll_id = 0;
+  window_write_report (self);
   if (path != NULL && !ds_window_save_screenshot (self, path, &error))
     {
       g_printerr ("diffscope: %s\n", error->message);
@@ -252,12 +365,22 @@ on_screenshot_poll (gpointer user_data)
 }
 
 static void
+window_start_screenshot_poll (DsWindow *self)
+{
+  if (window_screenshot_path (self) != NULL && self->screenshot_poll_id == 0)
+    self->screenshot_poll_id = g_timeout_add (100, on_screenshot_poll, self);
+}
+
+static void
 window_show_pair (DsWindow *self, DsPair *pair)
 {
-  DiaImage *images[DS_N_PANES] = { pair->template_image, pair->science_image };
+  DiaImage *images[2] = { pair->template_image, pair->science_image };
   g_autofree char *title = NULL;
+  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
+  double zoom = DS_IS_APPLICATION (app)
+                  ? ds_application_get_initial_zoom (DS_APPLICATION (app)) : 0.0;
 
-  for (int i = 0; i < DS_N_PANES; i++)
+  for (int i = 0; i < 2; i++)
     {
       g_autofree char *label = NULL;
 
@@ -270,9 +393,27 @@ window_show_pair (DsWindow *self, DsPair *pair)
         }
       gtk_label_set_text (self->titles[i], label != NULL ? label : pane_name (i));
       ds_image_view_set_image (self->views[i], images[i]);
+      g_clear_pointer (&self->inputs[i], dia_image_unref);
+      self->inputs[i] = dia_image_ref (images[i]);
+      g_free (self->input_paths[i]);
+      self->input_paths[i] = g_strdup (images[i]->source);
     }
+  /* A new pair: the old difference, plan and A mean nothing any more. */
+  ds_job_runner_cancel (self->runner);
+  g_clear_pointer (&self->result, dia_subtract_result_unref);
+  g_clear_pointer (&self->pinned, dia_subtract_result_unref);
+  g_clear_pointer (&self->a_minus_b, dia_image_unref);
+  ds_image_view_set_image (self->views[DS_PANE_DIFFERENCE], NULL);
+  for (int l = 0; l < DS_IMAGE_VIEW_N_LAYERS; l++)
+    for (int i = 0; i < DS_N_PANES; i++)
+      ds_image_view_set_markers (self->views[i], l, NULL);
+  gtk_label_set_text (self->titles[DS_PANE_DIFFERENCE], pane_name (DS_PANE_DIFFERENCE));
+
   for (int i = 0; i < DS_N_PANES; i++)
     ds_image_view_zoom_fit (self->views[i]);
+  if (zoom > 0)
+    for (int i = 0; i < DS_N_PANES; i++)
+      ds_image_view_zoom_to (self->views[i], zoom);
   gtk_label_set_text (self->status_label, pair->description);
   title = g_strdup_printf (_("Diffscope — %s"), pair->description);
   gtk_window_set_title (GTK_WINDOW (self), title);
@@ -284,7 +425,9 @@ window_show_pair (DsWindow *self, DsPair *pair)
                            "subtracting."), images[0]->width, images[0]->height,
                          images[1]->width, images[1]->height);
       ds_window_show_error (self, msg);
+      return;
     }
+  window_submit (self, NULL);
 }
 
 static void
@@ -310,8 +453,7 @@ on_pair_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   window_show_pair (self, pair);
-  if (window_screenshot_path (self) != NULL && self->screenshot_poll_id == 0)
-    self->screenshot_poll_id = g_timeout_add (100, on_screenshot_poll, self);
+  window_start_screenshot_poll (self);
 }
 
 static void
@@ -349,6 +491,806 @@ ds_window_load_pair (DsWindow *self, const char *template_path, const char *scie
   sname = g_path_get_basename (science_path);
   what = g_strdup_printf (_("Loading %s and %s…"), tname, sname);
   window_start_load (self, template_path, science_path, what);
+}
+
+/* --- live rerun ---------------------------------------------------------------------------- */
+
+/* Layers of the image views. */
+enum
+{
+  LAYER_STAMPS,
+  LAYER_QUIVER,
+};
+
+/* delay_ms: the debounce of this change (40 ms for spin buttons and typing, 0 for discrete
+ * changes). */
+static void
+window_submit_with_delay (DsWindow *self, const char *reason, guint delay_ms)
+{
+  DsSubtractInput *input;
+  DiaRect visible;
+  guint64 gen;
+
+  if (self->inputs[0] == NULL || self->inputs[1] == NULL)
+    return;
+  input = ds_subtract_input_new (self->inputs[0], self->inputs[1], &self->request,
+                                 self->result != NULL ? self->result->plan : NULL, reason);
+  /* Exactly the visible area of the difference first: no panning margin, because the full
+   * frame follows at once and a margin would only delay the first paint. */
+  if (self->result != NULL
+      && ds_image_view_get_visible_rect (self->views[DS_PANE_DIFFERENCE], &visible))
+    {
+      input->region = visible;
+      input->has_region = TRUE;
+    }
+  gen = ds_job_runner_submit_with_delay (self->runner, input,
+                                         (GDestroyNotify) ds_subtract_input_free, delay_ms);
+  window_report (self, "submitted %" G_GUINT64_FORMAT " %s", gen,
+                 reason != NULL ? reason : "inputs");
+  gtk_spinner_start (GTK_SPINNER (self->spinner));
+}
+
+static void
+window_submit (DsWindow *self, const char *reason)
+{
+  window_submit_with_delay (self, reason, 0);
+}
+
+/* A parameter change from any source: remember the old request for undo, rerun. */
+static void
+window_change_request (DsWindow *self, const DiaSubtractRequest *request, const char *reason,
+                       gboolean record_undo, guint delay_ms)
+{
+  if (record_undo)
+    {
+      g_array_append_val (self->undo, self->request);
+      g_array_set_size (self->redo, 0);
+    }
+  self->request = *request;
+  ds_param_panel_set_request (self->panel, &self->request);
+  window_submit_with_delay (self, reason, delay_ms);
+}
+
+static void
+on_panel_changed (DsParamPanel *panel, const char *key, DsWindow *self)
+{
+  const DiaParamInfo *info = dia_params_lookup (key);
+  /* Switches and the flavour drop-down change once per click: no burst to wait for. */
+  guint delay = info != NULL && (info->type == DIA_PARAM_BOOL || info->type == DIA_PARAM_FLAVOR)
+                  ? 0 : 40;
+
+  window_change_request (self, ds_param_panel_get_request (panel), key, TRUE, delay);
+}
+
+static void
+on_after_paint (GdkFrameClock *clock, DsWindow *self)
+{
+  g_debug ("rerun: %s drawn %.1f ms after the change",
+           self->paint_is_region ? "visible region" : "full frame",
+           (g_get_monotonic_time () - self->paint_change_time) / 1000.0);
+  g_clear_signal_handler (&self->after_paint_id, clock);
+}
+
+static void
+window_log_next_paint (DsWindow *self, gint64 change_time, gboolean is_region)
+{
+  GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (self));
+
+  if (clock == NULL)
+    return;
+  if (self->after_paint_id != 0)
+    g_clear_signal_handler (&self->after_paint_id, clock);
+  self->paint_change_time = change_time;
+  self->paint_is_region = is_region;
+  self->after_paint_id = g_signal_connect (clock, "after-paint", G_CALLBACK (on_after_paint),
+                                           self);
+}
+
+/* Stamps rejected by the fit (the interesting ones) stand out; stamps never considered
+ * (edge, masked, saturated, S/N, crowded, extended) are drawn small and faint so that the
+ * hundreds of them do not hide the sky. */
+static gboolean
+stamp_rejected_by_fit (DiaStampStatus status)
+{
+  return status == DIA_STAMP_REJECT_KERNEL_SUM || status == DIA_STAMP_REJECT_RESID_MEAN
+         || status == DIA_STAMP_REJECT_RESID_RMS || status == DIA_STAMP_REJECT_SPATIAL
+         || status == DIA_STAMP_REJECT_SINGULAR;
+}
+
+static void
+window_update_overlays (DsWindow *self)
+{
+  DiaSubtractPlan *plan = self->result != NULL ? self->result->plan : NULL;
+  g_autoptr (GArray) stamps = NULL;
+  g_autoptr (GArray) quiver = NULL;
+  GVariant *state = g_action_group_get_action_state (G_ACTION_GROUP (self), "show-stamps");
+  gboolean show = state == NULL || g_variant_get_boolean (state);
+
+  g_clear_pointer (&state, g_variant_unref);
+  if (plan == NULL)
+    return;
+  stamps = ds_marker_array_new ();
+  for (guint i = 0; plan->stamps != NULL && i < plan->stamps->len; i++)
+    {
+      const DiaStamp *st = &g_array_index (plan->stamps, DiaStamp, i);
+      DsMarker m = { 0 };
+
+      if (st->status == DIA_STAMP_RESERVE)
+        continue;
+      m.x = st->x;
+      m.y = st->y;
+      if (st->status == DIA_STAMP_GOOD)
+        {
+          m.size = 0.5 * plan->info.basis.size;
+          m.shape = DS_MARKER_CIRCLE;
+          m.rgba = 0x33dd55e6;
+        }
+      else if (stamp_rejected_by_fit (st->status))
+        {
+          m.size = 0.5 * plan->info.basis.size;
+          m.shape = DS_MARKER_SQUARE;
+          m.rgba = 0xff3030f0;
+        }
+      else
+        {
+          m.size = 0.0;
+          m.shape = DS_MARKER_CROSS;
+          m.rgba = 0xff903050;
+        }
+      m.tooltip = st->status == DIA_STAMP_GOOD
+                    ? g_strdup_printf (_("Stamp used: S/N %.0f, kernel sum %.4f"), st->snr,
+                                       st->kernel_sum)
+                    : g_strdup_printf (_("Stamp not used: %s (S/N %.0f)"),
+                                       _(dia_stamp_status_to_string (st->status)), st->snr);
+      g_array_append_val (stamps, m);
+    }
+  if (plan->kernel != NULL)
+    {
+      const int n = 8;
+      int w = plan->science_image->width, h = plan->science_image->height;
+
+      double off[8][8][2], longest = 0.0, scale;
+
+      /* Auto scale: the longest arrow spans 40 % of a grid cell, times the user's factor. */
+      for (int j = 0; j < n; j++)
+        for (int i = 0; i < n; i++)
+          {
+            dia_kernel_solution_centroid (plan->kernel, (i + 0.5) * w / n, (j + 0.5) * h / n,
+                                          &off[j][i][0], &off[j][i][1]);
+            longest = MAX (longest, hypot (off[j][i][0], off[j][i][1]));
+          }
+      scale = longest > 0 ? 0.4 * MIN (w, h) / n / longest * self->quiver_scale : 0.0;
+      quiver = ds_marker_array_new ();
+      for (int j = 0; j < n; j++)
+        for (int i = 0; i < n; i++)
+          {
+            DsMarker m = { 0 };
+            double dx = off[j][i][0], dy = off[j][i][1];
+
+            m.x = (i + 0.5) * w / n;
+            m.y = (j + 0.5) * h / n;
+            m.dx = dx * scale;
+            m.dy = dy * scale;
+            m.shape = DS_MARKER_ARROW;
+            m.rgba = 0xffd400ff;
+            m.tooltip = g_strdup_printf (_("Kernel centroid offset (%.3f, %.3f) px, sum %.4f"),
+                                         dx, dy,
+                                         dia_kernel_solution_sum (plan->kernel, m.x, m.y));
+            g_array_append_val (quiver, m);
+          }
+    }
+  /* Stamps on the science image (where they were chosen); the difference keeps its
+   * residuals visible and carries the quiver. */
+  ds_image_view_set_markers (self->views[DS_PANE_SCIENCE], LAYER_STAMPS, stamps);
+  ds_image_view_set_layer_visible (self->views[DS_PANE_SCIENCE], LAYER_STAMPS, show);
+  ds_image_view_set_markers (self->views[DS_PANE_DIFFERENCE], LAYER_QUIVER, quiver);
+  state = g_action_group_get_action_state (G_ACTION_GROUP (self), "show-quiver");
+  ds_image_view_set_layer_visible (self->views[DS_PANE_DIFFERENCE], LAYER_QUIVER,
+                                   state != NULL && g_variant_get_boolean (state));
+  g_clear_pointer (&state, g_variant_unref);
+}
+
+static void
+window_update_summary (DsWindow *self)
+{
+  const DiaSubtractResult *r = self->result;
+  const DiaSubtractInfo *info;
+  g_autofree char *text = NULL;
+
+  if (r == NULL)
+    return;
+  info = &r->plan->info;
+  /* Translators: status bar summary of a subtraction */
+  text = g_strdup_printf (_("%s · FWHM T %.2f / S %.2f px · kernel sum %.4f · stamps %d/%d · "
+                            "cond %.2g · σ(D/√V) %.3f"),
+                          info->flavor != NULL ? _(info->flavor->label) : "?",
+                          info->fwhm_template, info->fwhm_science, info->kernel_sum_centre,
+                          info->n_stamps_used, info->n_stamps_total, info->condition_number,
+                          r->diff_sigma_ratio);
+  gtk_label_set_text (self->status_label, text);
+}
+
+/* A − B on A's grid: NAN where either is not finite, mask OR-ed, variances added. */
+static DiaImage *
+window_dup_a_minus_b (DsWindow *self)
+{
+  DiaImage *a = self->pinned->diff, *b = self->result->diff;
+  DiaImage *d;
+
+  if (a->width != b->width || a->height != b->height)
+    return NULL;
+  d = dia_image_new_like (a, NULL);
+  if (d == NULL)
+    return NULL;
+  for (int y = 0; y < a->height; y++)
+    for (int x = 0; x < a->width; x++)
+      {
+        size_t i = dia_image_index (a, x, y), j = dia_image_index (b, x, y);
+
+        d->pix[i] = a->pix[i] - b->pix[j];
+        if (d->var != NULL && a->var != NULL && b->var != NULL)
+          d->var[i] = a->var[i] + b->var[j];
+        if (d->mask != NULL && a->mask != NULL && b->mask != NULL)
+          d->mask[i] = a->mask[i] | b->mask[j];
+      }
+  dia_image_freeze (d);
+  return d;
+}
+
+/* Puts what the difference pane should show (B, A, A − B; image or score) into the view. */
+static void
+window_update_difference (DsWindow *self)
+{
+  DsImageView *view = self->views[DS_PANE_DIFFERENCE];
+  DiaSubtractResult *shown = self->result;
+  DiaImage *image;
+  const char *what = _("Difference");
+  g_autofree char *title = NULL;
+
+  if (g_strcmp0 (self->compare, "b") != 0 && self->pinned != NULL && self->result != NULL)
+    {
+      if (g_strcmp0 (self->compare, "a") == 0)
+        {
+          shown = self->pinned;
+          what = _("Difference A (pinned)");
+        }
+      else
+        {
+          if (self->a_minus_b == NULL)
+            self->a_minus_b = window_dup_a_minus_b (self);
+          if (self->a_minus_b != NULL)
+            {
+              ds_image_view_set_image (view, self->a_minus_b);
+              gtk_label_set_text (self->titles[DS_PANE_DIFFERENCE], _("Difference A − B"));
+              return;
+            }
+        }
+    }
+  if (shown == NULL)
+    return;
+  image = shown->diff;
+  if (g_strcmp0 (self->diff_plane, "score") == 0)
+    {
+      if (shown->score != NULL)
+        {
+          image = shown->score;
+          what = _("Score");
+        }
+      else
+        what = _("Difference (this flavour makes no score image)");
+    }
+  title = g_strdup_printf ("%s — %s", what,
+                           shown->plan->info.flavor != NULL
+                             ? _(shown->plan->info.flavor->label) : "");
+  gtk_label_set_text (self->titles[DS_PANE_DIFFERENCE], title);
+  ds_image_view_set_image (view, image);
+}
+
+/* --action=NAME[::TARGET] steps, after the --set steps: each waits until the runner is idle,
+ * then activates win.NAME, so "pin-a", "set-param::key=value", "compare::a-minus-b" can be
+ * chained for screenshots of every state. */
+static gboolean
+on_action_step (gpointer user_data)
+{
+  DsWindow *self = user_data;
+  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
+  const char *const *actions = DS_IS_APPLICATION (app)
+                                 ? ds_application_get_script_actions (DS_APPLICATION (app))
+                                 : NULL;
+  g_autofree char *name = NULL, *full = NULL;
+  g_autoptr (GVariant) target = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (ds_job_runner_get_busy (self->runner))
+    return G_SOURCE_CONTINUE;
+  if (actions == NULL || actions[self->action_step] == NULL)
+    {
+      self->script_id = 0;
+      self->script_done = TRUE;
+      return G_SOURCE_REMOVE;
+    }
+  if (strstr (actions[self->action_step], "::") != NULL)
+    {
+      g_auto (GStrv) parts = g_strsplit (actions[self->action_step], "::", 2);
+
+      name = g_strdup (parts[0]);
+      target = g_variant_ref_sink (g_variant_new_string (parts[1]));
+    }
+  else
+    name = g_strdup (actions[self->action_step]);
+  self->action_step++;
+  full = g_strconcat ("win.", name, NULL);
+  if (!gtk_widget_activate_action_variant (GTK_WIDGET (self), full, target))
+    {
+      g_printerr (_("diffscope: no action “%s” (or wrong target)\n"), full);
+      self->script_id = 0;
+      window_finish_script (self, 2);
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+window_run_actions (DsWindow *self)
+{
+  self->script_id = g_timeout_add (50, on_action_step, self);
+}
+
+/* Scripted changes (--set): one parameter change per option, 30 ms apart, so that a later
+ * change arrives while the previous job runs and cancels it (the GUI tests check that the
+ * cancelled job never publishes). */
+static gboolean
+on_script_step (gpointer user_data)
+{
+  DsWindow *self = user_data;
+  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
+  const char *const *sets = DS_IS_APPLICATION (app)
+                              ? ds_application_get_script_sets (DS_APPLICATION (app)) : NULL;
+  DiaSubtractRequest req = self->request;
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) kv = NULL;
+  const char *step;
+
+  self->script_id = 0;
+  if (sets == NULL || sets[self->script_step] == NULL)
+    {
+      window_run_actions (self);
+      return G_SOURCE_REMOVE;
+    }
+  step = sets[self->script_step++];
+  kv = g_strsplit (step, "=", 2);
+  if (kv[0] == NULL || kv[1] == NULL)
+    {
+      g_printerr (_("diffscope: --set wants KEY=VALUE (got “%s”)\n"), step);
+      window_finish_script (self, 2);
+      return G_SOURCE_REMOVE;
+    }
+  if (!dia_params_set (&req, g_strstrip (kv[0]), g_strstrip (kv[1]), &error))
+    {
+      g_printerr ("diffscope: %s\n", error->message);
+      window_finish_script (self, 2);
+      return G_SOURCE_REMOVE;
+    }
+  window_change_request (self, &req, step, TRUE, 0);
+  self->script_id = g_timeout_add (30, on_script_step, self);
+  return G_SOURCE_REMOVE;
+}
+
+/* --report: a plain-text log of submissions, publications and, at screenshot time, the
+ * pane geometry and overlay positions, for the GUI tests. */
+static void
+window_report (DsWindow *self, const char *format, ...)
+{
+  va_list args;
+
+  if (self->report == NULL)
+    return;
+  va_start (args, format);
+  g_string_append_vprintf (self->report, format, args);
+  va_end (args);
+  g_string_append_c (self->report, '\n');
+}
+
+static void
+on_job_published (DsJobRunner *runner, guint64 generation, gpointer output, gboolean final,
+                  DsWindow *self)
+{
+  DsSubtractOutput *out = output;
+  DiaSubtractResult *r = out->result;
+
+  if (out->is_region)
+    window_report (self, "published %" G_GUINT64_FORMAT " region", generation);
+
+  g_debug ("rerun %" G_GUINT64_FORMAT ": %s published %.1f ms after the change", generation,
+           out->is_region ? "visible region" : "full frame",
+           (g_get_monotonic_time () - out->submit_time) / 1000.0);
+  if (out->is_region)
+    {
+      /* Only over the plain B difference; the other modes wait for the full frame. */
+      if (g_strcmp0 (self->compare, "b") == 0 && g_strcmp0 (self->diff_plane, "score") != 0
+          && ds_image_view_get_image (self->views[DS_PANE_DIFFERENCE]) != NULL)
+        {
+          ds_image_view_set_patch (self->views[DS_PANE_DIFFERENCE], r->diff, r->region.x,
+                                   r->region.y);
+          window_log_next_paint (self, out->submit_time, TRUE);
+        }
+      return;
+    }
+  g_clear_pointer (&self->result, dia_subtract_result_unref);
+  self->result = dia_subtract_result_ref (r);
+  g_clear_pointer (&self->a_minus_b, dia_image_unref);
+  window_update_difference (self);
+  window_update_overlays (self);
+  window_update_summary (self);
+  if (self->paint_change_time != out->submit_time || self->after_paint_id == 0)
+    window_log_next_paint (self, out->submit_time, FALSE);
+  window_report (self, "published %" G_GUINT64_FORMAT " full", generation);
+  if (!self->script_started)
+    {
+      self->script_started = TRUE;
+      on_script_step (self);
+    }
+}
+
+static void
+on_job_failed (DsJobRunner *runner, guint64 generation, GError *error, DsWindow *self)
+{
+  /* The previous result stays on screen; the banner says what went wrong. */
+  ds_window_show_error (self, error->message);
+  window_report (self, "failed %" G_GUINT64_FORMAT, generation);
+  if (window_screenshot_path (self) != NULL)
+    g_printerr ("diffscope: %s\n", error->message);
+  g_clear_handle_id (&self->script_id, g_source_remove);
+  self->script_started = self->script_done = TRUE;
+}
+
+static void
+on_job_progress (DsJobRunner *runner, guint64 generation, const char *stage, double fraction,
+                 DsWindow *self)
+{
+  g_autofree char *text = g_strdup_printf ("%s %.0f %%", stage, 100.0 * fraction);
+
+  gtk_progress_bar_set_fraction (self->progress_bar, CLAMP (fraction, 0.0, 1.0));
+  gtk_progress_bar_set_text (self->progress_bar, text);
+  gtk_progress_bar_set_show_text (self->progress_bar, TRUE);
+}
+
+static void
+on_runner_busy (DsJobRunner *runner, GParamSpec *pspec, DsWindow *self)
+{
+  gboolean busy = ds_job_runner_get_busy (runner);
+
+  gtk_widget_set_visible (GTK_WIDGET (self->progress_bar), busy);
+  if (busy)
+    gtk_spinner_start (GTK_SPINNER (self->spinner));
+  else
+    gtk_spinner_stop (GTK_SPINNER (self->spinner));
+}
+
+/* --- rerun actions ------------------------------------------------------------------------- */
+
+static void
+action_set_param (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  DsWindow *self = DS_WINDOW (widget);
+  const char *text = g_variant_get_string (parameter, NULL);
+  g_auto (GStrv) kv = g_strsplit (text, "=", 2);
+  DiaSubtractRequest req = self->request;
+  g_autoptr (GError) error = NULL;
+
+  if (kv[0] == NULL || kv[1] == NULL)
+    {
+      ds_window_show_error (self, _("win.set-param wants “key=value”."));
+      return;
+    }
+  if (!dia_params_set (&req, kv[0], kv[1], &error))
+    {
+      ds_window_show_error (self, error->message);
+      return;
+    }
+  window_change_request (self, &req, kv[0], TRUE, 0);
+}
+
+static void
+action_undo_redo (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  DsWindow *self = DS_WINDOW (widget);
+  gboolean undo = g_str_equal (action_name, "win.undo");
+  GArray *from = undo ? self->undo : self->redo, *to = undo ? self->redo : self->undo;
+  DiaSubtractRequest req;
+
+  if (from->len == 0)
+    return;
+  req = g_array_index (from, DiaSubtractRequest, from->len - 1);
+  g_array_set_size (from, from->len - 1);
+  g_array_append_val (to, self->request);
+  window_change_request (self, &req, undo ? "undo" : "redo", FALSE, 0);
+}
+
+static void
+action_pin_a (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  DsWindow *self = DS_WINDOW (widget);
+
+  if (self->result == NULL)
+    return;
+  g_clear_pointer (&self->pinned, dia_subtract_result_unref);
+  self->pinned = dia_subtract_result_ref (self->result);
+  g_clear_pointer (&self->a_minus_b, dia_image_unref);
+  gtk_label_set_text (self->status_label, _("Pinned the current result as A"));
+}
+
+static void
+on_compare_changed (GSimpleAction *action, GVariant *state, gpointer user_data)
+{
+  DsWindow *self = user_data;
+  const char *v = g_variant_get_string (state, NULL);
+
+  if (!g_str_equal (v, "a") && !g_str_equal (v, "b") && !g_str_equal (v, "a-minus-b"))
+    return;
+  if (!g_str_equal (v, "b") && self->pinned == NULL)
+    {
+      ds_window_show_error (self, _("Pin a result as A first (Ctrl+P), then change the "
+                                    "parameters to compare."));
+      return;
+    }
+  g_simple_action_set_state (action, state);
+  g_free (self->compare);
+  self->compare = g_strdup (v);
+  window_update_difference (self);
+}
+
+static void
+on_diff_plane_changed (GSimpleAction *action, GVariant *state, gpointer user_data)
+{
+  DsWindow *self = user_data;
+  const char *v = g_variant_get_string (state, NULL);
+  DsImageView *view = self->views[DS_PANE_DIFFERENCE];
+
+  g_simple_action_set_state (action, state);
+  g_free (self->diff_plane);
+  self->diff_plane = g_strdup (v);
+  ds_image_view_set_plane (view, g_str_equal (v, "variance") ? DS_PLANE_VARIANCE
+                                 : g_str_equal (v, "mask") ? DS_PLANE_MASK : DS_PLANE_IMAGE);
+  {
+    /* The score is in σ already: ±5 on the diverging map; the variance is positive. */
+    DiaRenderParams params = *ds_image_view_get_render_params (view);
+
+    params.limits = g_str_equal (v, "variance") || g_str_equal (v, "mask")
+                      ? DIA_LIMITS_ZSCALE : DIA_LIMITS_SYMMETRIC_SIGMA;
+    params.colormap = params.limits == DIA_LIMITS_ZSCALE ? DIA_COLORMAP_GRAY
+                                                         : DIA_COLORMAP_DIVERGING;
+    ds_image_view_set_render_params (view, &params);
+  }
+  window_update_difference (self);
+}
+
+static void
+on_plane_changed (GSimpleAction *action, GVariant *state, gpointer user_data)
+{
+  DsWindow *self = user_data;
+  const char *v = g_variant_get_string (state, NULL);
+  DsPaneId pane = g_str_has_suffix (g_action_get_name (G_ACTION (action)), "science")
+                    ? DS_PANE_SCIENCE : DS_PANE_TEMPLATE;
+
+  if (!g_str_equal (v, "image") && !g_str_equal (v, "variance") && !g_str_equal (v, "mask"))
+    return;
+  g_simple_action_set_state (action, state);
+  ds_image_view_set_plane (self->views[pane], g_str_equal (v, "variance") ? DS_PLANE_VARIANCE
+                                              : g_str_equal (v, "mask") ? DS_PLANE_MASK
+                                              : DS_PLANE_IMAGE);
+}
+
+static gboolean
+on_blink_tick (gpointer user_data)
+{
+  DsWindow *self = user_data;
+
+  self->blink_phase = !self->blink_phase;
+  ds_image_view_set_image (self->views[DS_PANE_SCIENCE],
+                           self->blink_phase ? self->inputs[0] : self->inputs[1]);
+  gtk_label_set_text (self->titles[DS_PANE_SCIENCE],
+                      self->blink_phase ? _("Template (blink)") : _("Science (blink)"));
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_blink_changed (GSimpleAction *action, GVariant *state, gpointer user_data)
+{
+  DsWindow *self = user_data;
+  gboolean on = g_variant_get_boolean (state);
+
+  g_simple_action_set_state (action, state);
+  g_clear_handle_id (&self->blink_id, g_source_remove);
+  if (on && self->inputs[0] != NULL)
+    self->blink_id = g_timeout_add (600, on_blink_tick, self);
+  else if (self->inputs[1] != NULL)
+    {
+      self->blink_phase = FALSE;
+      ds_image_view_set_image (self->views[DS_PANE_SCIENCE], self->inputs[1]);
+      gtk_label_set_text (self->titles[DS_PANE_SCIENCE], pane_name (DS_PANE_SCIENCE));
+    }
+}
+
+static void
+on_show_stamps_changed (GSimpleAction *action, GVariant *state, gpointer user_data)
+{
+  DsWindow *self = user_data;
+
+  g_simple_action_set_state (action, state);
+  for (int p = 0; p < DS_N_PANES; p++)
+    ds_image_view_set_layer_visible (self->views[p], LAYER_STAMPS,
+                                     g_variant_get_boolean (state));
+}
+
+static void
+on_show_quiver_changed (GSimpleAction *action, GVariant *state, gpointer user_data)
+{
+  DsWindow *self = user_data;
+
+  g_simple_action_set_state (action, state);
+  ds_image_view_set_layer_visible (self->views[DS_PANE_DIFFERENCE], LAYER_QUIVER,
+                                   g_variant_get_boolean (state));
+}
+
+static void
+on_show_parameters_changed (GSimpleAction *action, GVariant *state, gpointer user_data)
+{
+  DsWindow *self = user_data;
+
+  g_simple_action_set_state (action, state);
+  gtk_widget_set_visible (self->param_scroller, g_variant_get_boolean (state));
+}
+
+static void
+on_quiver_scale_changed (GSimpleAction *action, GVariant *state, gpointer user_data)
+{
+  DsWindow *self = user_data;
+  double v = g_variant_get_double (state);
+
+  if (!(v > 0 && v <= 100))
+    return;
+  g_simple_action_set_state (action, state);
+  self->quiver_scale = v;
+  window_update_overlays (self);
+}
+
+/* Export: PREFIX_diff.fits, _kernel.fits, _meta.json through the engine's writer. */
+static void
+on_export_response (GtkNativeDialog *dialog, int response, DsWindow *self)
+{
+  g_autoptr (GFile) file = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+  if (file != NULL)
+    path = g_file_get_path (file);
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+  if (path == NULL || self->result == NULL)
+    return;
+  if (g_str_has_suffix (path, ".fits"))
+    path[strlen (path) - 5] = '\0';
+  if (!dia_subtract_write_products (self->result, path, self->input_paths[0],
+                                    self->input_paths[1], &error))
+    ds_window_show_error (self, error->message);
+  else
+    {
+      g_autofree char *msg = g_strdup_printf (_("Wrote %s_diff.fits, _kernel.fits and "
+                                                "_meta.json"), path);
+      gtk_label_set_text (self->status_label, msg);
+    }
+}
+
+static void
+action_export (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  DsWindow *self = DS_WINDOW (widget);
+  GtkFileChooserNative *dialog;
+
+  if (self->result == NULL)
+    {
+      ds_window_show_error (self, _("There is no difference to export yet."));
+      return;
+    }
+  dialog = gtk_file_chooser_native_new (_("Export Products — choose a prefix"),
+                                        GTK_WINDOW (self), GTK_FILE_CHOOSER_ACTION_SAVE,
+                                        _("_Export"), _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (dialog), TRUE);
+  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (dialog), "diffscope");
+  g_signal_connect (dialog, "response", G_CALLBACK (on_export_response), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+}
+
+gboolean
+ds_window_save_session (DsWindow *self, const char *path, GError **error)
+{
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+
+  g_return_val_if_fail (DS_IS_WINDOW (self), FALSE);
+  if (self->input_paths[0] != NULL && self->input_paths[1] != NULL)
+    {
+      g_key_file_set_string (kf, "inputs", "template", self->input_paths[0]);
+      g_key_file_set_string (kf, "inputs", "science", self->input_paths[1]);
+    }
+  else
+    g_key_file_set_boolean (kf, "inputs", "demo", TRUE);
+  dia_params_save (&self->request, kf, "request");
+  return g_key_file_save_to_file (kf, path, error);
+}
+
+gboolean
+ds_window_load_session (DsWindow *self, const char *path, GError **error)
+{
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  g_autoptr (GError) local = NULL;
+  DiaSubtractRequest req;
+  g_autofree char *t = NULL, *s = NULL;
+
+  g_return_val_if_fail (DS_IS_WINDOW (self), FALSE);
+  if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, &local))
+    {
+      g_set_error (error, local->domain, local->code,
+                   _("Cannot read the session file %s: %s; choose a file saved by Diffscope"),
+                   path, local->message);
+      return FALSE;
+    }
+  dia_subtract_request_init (&req);
+  if (!dia_params_load (&req, kf, "request", error))
+    return FALSE;
+  t = g_key_file_get_string (kf, "inputs", "template", NULL);
+  s = g_key_file_get_string (kf, "inputs", "science", NULL);
+  g_array_append_val (self->undo, self->request);
+  self->request = req;
+  ds_param_panel_set_request (self->panel, &self->request);
+  if (t != NULL && s != NULL)
+    ds_window_load_pair (self, t, s);
+  else
+    ds_window_load_demo (self);
+  return TRUE;
+}
+
+static void
+on_session_response (GtkNativeDialog *dialog, int response, DsWindow *self)
+{
+  gboolean save = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (dialog), "ds-save"));
+  g_autoptr (GFile) file = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+  if (file != NULL)
+    path = g_file_get_path (file);
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+  if (path == NULL)
+    return;
+  if (!(save ? ds_window_save_session (self, path, &error)
+             : ds_window_load_session (self, path, &error)))
+    ds_window_show_error (self, error->message);
+}
+
+static void
+action_session (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  DsWindow *self = DS_WINDOW (widget);
+  gboolean save = g_str_equal (action_name, "win.save-session");
+  GtkFileChooserNative *dialog;
+
+  dialog = gtk_file_chooser_native_new (save ? _("Save Session") : _("Load Session"),
+                                        GTK_WINDOW (self),
+                                        save ? GTK_FILE_CHOOSER_ACTION_SAVE
+                                             : GTK_FILE_CHOOSER_ACTION_OPEN,
+                                        save ? _("_Save") : _("_Open"), _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (dialog), TRUE);
+  if (save)
+    gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (dialog), "session.diffscope");
+  g_object_set_data (G_OBJECT (dialog), "ds-save", GINT_TO_POINTER (save));
+  g_signal_connect (dialog, "response", G_CALLBACK (on_session_response), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
 }
 
 /* --- screenshot ---------------------------------------------------------------------------- */
@@ -575,7 +1517,7 @@ window_apply_stretch (DsWindow *self, const char *name)
 
   if (s < 0)
     return;
-  for (int i = 0; i < DS_N_PANES; i++)
+  for (int i = 0; i < DS_PANE_DIFFERENCE; i++)
     ds_image_view_set_stretch (self->views[i], (DiaStretch) s);
 }
 
@@ -588,7 +1530,7 @@ window_apply_colormap (DsWindow *self, const char *name)
 
   if (c < 0)
     return;
-  for (int i = 0; i < DS_N_PANES; i++)
+  for (int i = 0; i < DS_PANE_DIFFERENCE; i++)
     ds_image_view_set_colormap (self->views[i], maps[c]);
 }
 
@@ -654,6 +1596,22 @@ ds_window_dispose (GObject *object)
     g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   g_clear_handle_id (&self->screenshot_poll_id, g_source_remove);
+  g_clear_handle_id (&self->blink_id, g_source_remove);
+  g_clear_handle_id (&self->script_id, g_source_remove);
+  if (self->after_paint_id != 0)
+    {
+      GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (self));
+
+      if (clock != NULL)
+        g_clear_signal_handler (&self->after_paint_id, clock);
+      self->after_paint_id = 0;
+    }
+  if (self->runner != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->runner, self);
+      ds_job_runner_cancel (self->runner);
+      g_clear_object (&self->runner);
+    }
   if (self->lock_bindings != NULL)
     window_apply_lock (self, FALSE);
   gtk_widget_dispose_template (GTK_WIDGET (self), DS_TYPE_WINDOW);
@@ -670,6 +1628,20 @@ ds_window_finalize (GObject *object)
   g_clear_pointer (&self->lock_bindings, g_ptr_array_unref);
   g_clear_object (&self->loader);
   g_free (self->pending_template);
+  for (int i = 0; i < 2; i++)
+    {
+      g_clear_pointer (&self->inputs[i], dia_image_unref);
+      g_free (self->input_paths[i]);
+    }
+  g_clear_pointer (&self->result, dia_subtract_result_unref);
+  g_clear_pointer (&self->pinned, dia_subtract_result_unref);
+  g_clear_pointer (&self->a_minus_b, dia_image_unref);
+  g_clear_pointer (&self->undo, g_array_unref);
+  g_clear_pointer (&self->redo, g_array_unref);
+  g_free (self->diff_plane);
+  g_free (self->compare);
+  if (self->report != NULL)
+    g_string_free (self->report, TRUE);
   G_OBJECT_CLASS (ds_window_parent_class)->finalize (object);
 }
 
@@ -692,8 +1664,12 @@ ds_window_class_init (DsWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, DsWindow, panes_box);
   gtk_widget_class_bind_template_child (widget_class, DsWindow, template_title);
   gtk_widget_class_bind_template_child (widget_class, DsWindow, science_title);
+  gtk_widget_class_bind_template_child (widget_class, DsWindow, difference_title);
   gtk_widget_class_bind_template_child (widget_class, DsWindow, template_view);
   gtk_widget_class_bind_template_child (widget_class, DsWindow, science_view);
+  gtk_widget_class_bind_template_child (widget_class, DsWindow, difference_view);
+  gtk_widget_class_bind_template_child (widget_class, DsWindow, param_scroller);
+  gtk_widget_class_bind_template_child (widget_class, DsWindow, progress_bar);
   gtk_widget_class_bind_template_child (widget_class, DsWindow, pixel_label);
   gtk_widget_class_bind_template_child (widget_class, DsWindow, status_label);
   gtk_widget_class_bind_template_callback (widget_class, on_banner_close_clicked);
@@ -704,6 +1680,13 @@ ds_window_class_init (DsWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.zoom-out", NULL, action_zoom);
   gtk_widget_class_install_action (widget_class, "win.zoom-fit", NULL, action_zoom);
   gtk_widget_class_install_action (widget_class, "win.zoom-1", NULL, action_zoom);
+  gtk_widget_class_install_action (widget_class, "win.set-param", "s", action_set_param);
+  gtk_widget_class_install_action (widget_class, "win.undo", NULL, action_undo_redo);
+  gtk_widget_class_install_action (widget_class, "win.redo", NULL, action_undo_redo);
+  gtk_widget_class_install_action (widget_class, "win.pin-a", NULL, action_pin_a);
+  gtk_widget_class_install_action (widget_class, "win.export", NULL, action_export);
+  gtk_widget_class_install_action (widget_class, "win.save-session", NULL, action_session);
+  gtk_widget_class_install_action (widget_class, "win.load-session", NULL, action_session);
 }
 
 static void
@@ -713,13 +1696,25 @@ ds_window_init (DsWindow *self)
     { "lock-views", NULL, NULL, "true", on_lock_changed, { 0 } },
     { "stretch", NULL, "s", "'linear'", on_stretch_changed, { 0 } },
     { "colormap", NULL, "s", "'gray'", on_colormap_changed, { 0 } },
+    { "plane-template", NULL, "s", "'image'", on_plane_changed, { 0 } },
+    { "plane-science", NULL, "s", "'image'", on_plane_changed, { 0 } },
+    { "plane-difference", NULL, "s", "'image'", on_diff_plane_changed, { 0 } },
+    { "compare", NULL, "s", "'b'", on_compare_changed, { 0 } },
+    { "blink", NULL, NULL, "false", on_blink_changed, { 0 } },
+    { "show-stamps", NULL, NULL, "true", on_show_stamps_changed, { 0 } },
+    { "show-parameters", NULL, NULL, "false", on_show_parameters_changed, { 0 } },
+    { "show-quiver", NULL, NULL, "false", on_show_quiver_changed, { 0 } },
+    { "quiver-scale", NULL, "d", "1.0", on_quiver_scale_changed, { 0 } },
   };
+  DiaRenderParams diff_params;
 
   gtk_widget_init_template (GTK_WIDGET (self));
   self->views[DS_PANE_TEMPLATE] = self->template_view;
   self->views[DS_PANE_SCIENCE] = self->science_view;
+  self->views[DS_PANE_DIFFERENCE] = self->difference_view;
   self->titles[DS_PANE_TEMPLATE] = self->template_title;
   self->titles[DS_PANE_SCIENCE] = self->science_title;
+  self->titles[DS_PANE_DIFFERENCE] = self->difference_title;
   self->active_view = self->template_view;
   self->lock_bindings = g_ptr_array_new ();
   self->loader = ds_pair_loader_new ();
@@ -727,6 +1722,31 @@ ds_window_init (DsWindow *self)
   for (int i = 0; i < DS_N_PANES; i++)
     g_signal_connect (self->views[i], "pointer-moved", G_CALLBACK (on_pointer_moved), self);
   g_action_map_add_action_entries (G_ACTION_MAP (self), entries, G_N_ELEMENTS (entries), self);
+
+  /* The difference: symmetric ±5σ on the diverging map, so the sign reads at a glance. */
+  dia_render_params_init (&diff_params);
+  diff_params.limits = DIA_LIMITS_SYMMETRIC_SIGMA;
+  diff_params.sigma_k = 5.0;
+  diff_params.colormap = DIA_COLORMAP_DIVERGING;
+  ds_image_view_set_render_params (self->difference_view, &diff_params);
+
+  dia_subtract_request_init (&self->request);
+  self->undo = g_array_new (FALSE, FALSE, sizeof (DiaSubtractRequest));
+  self->redo = g_array_new (FALSE, FALSE, sizeof (DiaSubtractRequest));
+  self->diff_plane = g_strdup ("image");
+  self->compare = g_strdup ("b");
+  self->quiver_scale = 1.0;
+  self->panel = DS_PARAM_PANEL (ds_param_panel_new ());
+  ds_param_panel_set_request (self->panel, &self->request);
+  gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (self->param_scroller),
+                                 GTK_WIDGET (self->panel));
+  g_signal_connect (self->panel, "changed", G_CALLBACK (on_panel_changed), self);
+
+  self->runner = ds_job_runner_new (ds_subtract_job_run, NULL, 40);
+  g_signal_connect (self->runner, "published", G_CALLBACK (on_job_published), self);
+  g_signal_connect (self->runner, "failed", G_CALLBACK (on_job_failed), self);
+  g_signal_connect (self->runner, "progress", G_CALLBACK (on_job_progress), self);
+  g_signal_connect (self->runner, "notify::busy", G_CALLBACK (on_runner_busy), self);
 }
 
 /* Applies the remembered preferences; needs the application, so runs after construction. */
@@ -765,6 +1785,9 @@ DsWindow *
 ds_window_new (DsApplication *application)
 {
   DsWindow *self = g_object_new (DS_TYPE_WINDOW, "application", application, NULL);
+
+  if (ds_application_get_report_path (application) != NULL)
+    self->report = g_string_new (NULL);
 
   window_apply_settings (self);
   return self;

@@ -24,6 +24,12 @@ void ds_window_load_pair (DsWindow *self, const char *template_path, const char 
 /* Shows message in the in-window banner until dismissed. */
 void ds_window_show_error (DsWindow *self, const char *message);
 
+/* Session files (GKeyFile): [inputs] template/science paths (or demo=true) and [request]
+ * written by dia_params_save().  Loading sets the request and reloads the pair.  Main thread;
+ * FALSE with error naming the file. */
+gboolean ds_window_save_session (DsWindow *self, const char *path, GError **error);
+gboolean ds_window_load_session (DsWindow *self, const char *path, GError **error);
+
 /* Draws the window as it is now with its own renderer and writes a PNG. */
 gboolean ds_window_save_screenshot (DsWindow *self, const char *path, GError **error);
 

@@ -1,0 +1,388 @@
+/* test-inspector.c — the inspector window end to end: triptych, live rerun, overlays.
+ *
+ * Each case runs `diffscope --screenshot=FILE.png --report=FILE.txt [--set KEY=VALUE…]` on
+ * the demo field.  The report (ds-window.c) lists the jobs submitted and published, the
+ * geometry of each pane (window coordinates, zoom, centre) and the image positions of the
+ * stamps used by the kernel fit.  The test maps image coordinates to screen pixels itself
+ * (FITS convention: y up) and judges the PNG:
+ *   - the difference pane of a good subtraction is centred on the diverging map's white
+ *     (median colour close to white, red and blue balanced);
+ *   - turning the background subtraction off through a parameter change shifts the
+ *     difference to the positive (red) side, while the template pane is unchanged pixel for
+ *     pixel;
+ *   - the green stamp circles are drawn where the plan's stamps are: most rings of used
+ *     stamps contain green pixels, and the same rings moved by a few dozen pixels do not;
+ *   - a job cancelled by a newer change (two --set steps 30 ms apart) never publishes.
+ *
+ * Needs a display (xvfb-run -a); exits 77 without one.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include <gdk-pixbuf/gdk-pixbuf.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct
+{
+  int width, height, stride, n_channels;
+  guint8 *pixels;               /* owned copy */
+} Shot;
+
+typedef struct
+{
+  double x, y, w, h, zoom, cx, cy;
+} View;
+
+typedef struct
+{
+  View views[3];                /* template, science, difference */
+  GArray *stamps;               /* double triples x, y, r */
+  GArray *submitted;            /* guint64 */
+  GArray *published_full;       /* guint64 */
+  GArray *published_region;     /* guint64 */
+} Report;
+
+static void
+report_clear (Report *r)
+{
+  g_clear_pointer (&r->stamps, g_array_unref);
+  g_clear_pointer (&r->submitted, g_array_unref);
+  g_clear_pointer (&r->published_full, g_array_unref);
+  g_clear_pointer (&r->published_region, g_array_unref);
+}
+
+static void
+report_load (const char *path, Report *r)
+{
+  g_autofree char *text = NULL;
+  g_auto (GStrv) lines = NULL;
+  g_autoptr (GError) error = NULL;
+
+  memset (r, 0, sizeof *r);
+  r->stamps = g_array_new (FALSE, FALSE, sizeof (double));
+  r->submitted = g_array_new (FALSE, FALSE, sizeof (guint64));
+  r->published_full = g_array_new (FALSE, FALSE, sizeof (guint64));
+  r->published_region = g_array_new (FALSE, FALSE, sizeof (guint64));
+  g_file_get_contents (path, &text, NULL, &error);
+  g_assert_no_error (error);
+  lines = g_strsplit (text, "\n", -1);
+  for (int i = 0; lines[i] != NULL; i++)
+    {
+      char name[32];
+      View v;
+      double s[3];
+      guint64 g;
+      char kind[16];
+
+      if (sscanf (lines[i], "view %31s %lf %lf %lf %lf zoom %lf center %lf %lf", name, &v.x,
+                  &v.y, &v.w, &v.h, &v.zoom, &v.cx, &v.cy) == 8)
+        {
+          int k = g_str_equal (name, "template") ? 0 : g_str_equal (name, "science") ? 1 : 2;
+          r->views[k] = v;
+        }
+      else if (sscanf (lines[i], "stamp-used %lf %lf %lf", &s[0], &s[1], &s[2]) == 3)
+        g_array_append_vals (r->stamps, s, 3);
+      else if (sscanf (lines[i], "submitted %" G_GUINT64_FORMAT, &g) == 1)
+        g_array_append_val (r->submitted, g);
+      else if (sscanf (lines[i], "published %" G_GUINT64_FORMAT " %15s", &g, kind) == 2)
+        g_array_append_val (g_str_equal (kind, "full") ? r->published_full
+                                                      : r->published_region, g);
+    }
+  for (int k = 0; k < 3; k++)
+    g_assert_cmpfloat (r->views[k].zoom, >, 0.0);
+}
+
+static gboolean
+array_has (GArray *a, guint64 g)
+{
+  for (guint i = 0; i < a->len; i++)
+    if (g_array_index (a, guint64, i) == g)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+shot_load (const char *path, Shot *shot)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GdkPixbuf) pb = gdk_pixbuf_new_from_file (path, &error);
+
+  g_assert_no_error (error);
+  shot->width = gdk_pixbuf_get_width (pb);
+  shot->height = gdk_pixbuf_get_height (pb);
+  shot->stride = gdk_pixbuf_get_rowstride (pb);
+  shot->n_channels = gdk_pixbuf_get_n_channels (pb);
+  shot->pixels = g_memdup2 (gdk_pixbuf_read_pixels (pb), (gsize) shot->stride * shot->height);
+}
+
+static const guint8 *
+shot_at (const Shot *shot, int x, int y)
+{
+  x = CLAMP (x, 0, shot->width - 1);
+  y = CLAMP (y, 0, shot->height - 1);
+  return shot->pixels + (size_t) y * shot->stride + (size_t) x * shot->n_channels;
+}
+
+/* Screen position of image coordinate (ix, iy) in view v (pixel centres on integers). */
+static void
+view_to_screen (const View *v, double ix, double iy, double *sx, double *sy)
+{
+  *sx = v->x + 0.5 * v->w + (ix - v->cx) * v->zoom;
+  *sy = v->y + 0.5 * v->h - (iy - v->cy) * v->zoom;
+}
+
+/* The screen rectangle covered by the image in a fitted view (W = 2 cx + 1). */
+static void
+view_image_rect (const View *v, int *x0, int *y0, int *x1, int *y1)
+{
+  double ax, ay, bx, by;
+
+  view_to_screen (v, -0.5, 2 * v->cy + 0.5, &ax, &ay);
+  view_to_screen (v, 2 * v->cx + 0.5, -0.5, &bx, &by);
+  /* Stay 3 px inside so that no pane border is sampled. */
+  *x0 = (int) ceil (ax) + 3;
+  *y0 = (int) ceil (ay) + 3;
+  *x1 = (int) floor (bx) - 3;
+  *y1 = (int) floor (by) - 3;
+}
+
+static int
+cmp_int (gconstpointer a, gconstpointer b)
+{
+  return *(const int *) a - *(const int *) b;
+}
+
+/* Median R, G, B over the image area of view v, every 3rd pixel. */
+static void
+pane_median_rgb (const Shot *shot, const View *v, double rgb[3])
+{
+  int x0, y0, x1, y1;
+  GArray *ch[3];
+
+  view_image_rect (v, &x0, &y0, &x1, &y1);
+  g_assert_cmpint (x1 - x0, >, 50);
+  g_assert_cmpint (y1 - y0, >, 50);
+  for (int c = 0; c < 3; c++)
+    ch[c] = g_array_new (FALSE, FALSE, sizeof (int));
+  for (int y = y0; y < y1; y += 3)
+    for (int x = x0; x < x1; x += 3)
+      {
+        const guint8 *p = shot_at (shot, x, y);
+        for (int c = 0; c < 3; c++)
+          {
+            int value = p[c];
+            g_array_append_val (ch[c], value);
+          }
+      }
+  for (int c = 0; c < 3; c++)
+    {
+      g_array_sort (ch[c], cmp_int);
+      rgb[c] = g_array_index (ch[c], int, ch[c]->len / 2);
+      g_array_unref (ch[c]);
+    }
+}
+
+static double
+pane_mean_abs_diff (const Shot *a, const Shot *b, const View *v)
+{
+  int x0, y0, x1, y1;
+  double sum = 0;
+  long n = 0;
+
+  view_image_rect (v, &x0, &y0, &x1, &y1);
+  for (int y = y0; y < y1; y++)
+    for (int x = x0; x < x1; x++)
+      {
+        const guint8 *p = shot_at (a, x, y), *q = shot_at (b, x, y);
+        for (int c = 0; c < 3; c++)
+          sum += abs ((int) p[c] - (int) q[c]);
+        n += 3;
+      }
+  return sum / MAX (n, 1);
+}
+
+static gboolean
+is_green (const guint8 *p)
+{
+  return p[1] > 140 && p[1] > p[0] + 50 && p[1] > p[2] + 40;
+}
+
+/* Fraction of stamps whose ring (radius from the report, at least 3 px), shifted by
+ * (dx, dy) screen pixels, has green pixels at ≥ 4 of 16 angles (±1 px radially). */
+static double
+ring_hit_fraction (const Shot *shot, const Report *r, const View *v, double dx, double dy)
+{
+  int hits = 0, n = (int) r->stamps->len / 3;
+
+  for (int i = 0; i < n; i++)
+    {
+      const double *s = &g_array_index (r->stamps, double, 3 * i);
+      double sx, sy, rad = MAX (3.0, s[2] * v->zoom);
+      int green = 0;
+
+      view_to_screen (v, s[0], s[1], &sx, &sy);
+      sx += dx;
+      sy += dy;
+      for (int a = 0; a < 16; a++)
+        {
+          double t = a * G_PI / 8;
+          gboolean found = FALSE;
+
+          for (int dr = -1; dr <= 1 && !found; dr++)
+            found = is_green (shot_at (shot, (int) floor (sx + (rad + dr) * cos (t)),
+                                       (int) floor (sy + (rad + dr) * sin (t))));
+          green += found;
+        }
+      hits += green >= 4;
+    }
+  return n > 0 ? (double) hits / n : 0.0;
+}
+
+/* Runs diffscope; asserts exit status 0; fills shot and report. */
+static void
+run_case (const char *const *extra, Shot *shot, Report *report)
+{
+  const char *exe = g_getenv ("DIFFSCOPE_GUI");
+  g_autofree char *dir = g_dir_make_tmp ("ds-inspector-XXXXXX", NULL);
+  g_autofree char *png = g_build_filename (dir, "shot.png", NULL);
+  g_autofree char *txt = g_build_filename (dir, "report.txt", NULL);
+  g_autofree char *shot_arg = g_strdup_printf ("--screenshot=%s", png);
+  g_autofree char *report_arg = g_strdup_printf ("--report=%s", txt);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *err = NULL;
+  int status = -1;
+
+  g_assert_nonnull (exe);
+  g_assert_nonnull (dir);
+  g_ptr_array_add (argv, (gpointer) exe);
+  g_ptr_array_add (argv, shot_arg);
+  g_ptr_array_add (argv, report_arg);
+  g_ptr_array_add (argv, (gpointer) "--window-size=1400x800");
+  for (int i = 0; extra != NULL && extra[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) extra[i]);
+  g_ptr_array_add (argv, NULL);
+  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+                &err, &status, &error);
+  g_assert_no_error (error);
+  g_test_message ("diffscope stderr: %s", err);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  shot_load (png, shot);
+  report_load (txt, report);
+  g_unlink (png);
+  g_unlink (txt);
+  g_rmdir (dir);
+}
+
+static void
+test_triptych_and_stamps (void)
+{
+  Shot shot = { 0 };
+  Report r;
+  double rgb[3], on, off;
+
+  run_case (NULL, &shot, &r);
+  /* One job for the inputs, published in full. */
+  g_assert_cmpuint (r.submitted->len, ==, 1);
+  g_assert_true (array_has (r.published_full, g_array_index (r.submitted, guint64, 0)));
+
+  /* The difference is centred on zero: the diverging map's white, red and blue balanced. */
+  pane_median_rgb (&shot, &r.views[2], rgb);
+  g_test_message ("difference median RGB %.0f %.0f %.0f", rgb[0], rgb[1], rgb[2]);
+  g_assert_cmpfloat (rgb[0], >, 200);
+  g_assert_cmpfloat (rgb[1], >, 200);
+  g_assert_cmpfloat (rgb[2], >, 200);
+  g_assert_cmpfloat (fabs (rgb[0] - rgb[2]), <, 30);
+  /* The template pane is grey: equal channels. */
+  pane_median_rgb (&shot, &r.views[0], rgb);
+  g_assert_cmpfloat (fabs (rgb[0] - rgb[2]), <, 3);
+
+  /* Stamp circles where the plan says, not elsewhere. */
+  g_assert_cmpuint (r.stamps->len / 3, >=, 20);
+  on = ring_hit_fraction (&shot, &r, &r.views[1], 0, 0);
+  off = ring_hit_fraction (&shot, &r, &r.views[1], 37, -23);
+  g_test_message ("stamp rings with green: %.2f on, %.2f shifted", on, off);
+  g_assert_cmpfloat (on, >, 0.8);
+  g_assert_cmpfloat (off, <, 0.3);
+
+  g_free (shot.pixels);
+  report_clear (&r);
+}
+
+static void
+test_parameter_change_reruns (void)
+{
+  const char *const change[] = { "--set", "subtract_background=false", NULL };
+  Shot base = { 0 }, changed = { 0 };
+  Report rb, rc;
+  double rgb_base[3], rgb_changed[3];
+  guint64 last;
+
+  run_case (NULL, &base, &rb);
+  run_case (change, &changed, &rc);
+
+  /* The change was submitted after the first result and its job published. */
+  g_assert_cmpuint (rc.submitted->len, ==, 2);
+  last = g_array_index (rc.submitted, guint64, 1);
+  g_assert_true (array_has (rc.published_full, last));
+
+  pane_median_rgb (&base, &rb.views[2], rgb_base);
+  pane_median_rgb (&changed, &rc.views[2], rgb_changed);
+  g_test_message ("difference median RGB before %.0f %.0f %.0f, after %.0f %.0f %.0f",
+                  rgb_base[0], rgb_base[1], rgb_base[2], rgb_changed[0], rgb_changed[1],
+                  rgb_changed[2]);
+  /* Without the differential background the sky residual is positive: red, not white. */
+  g_assert_cmpfloat (rgb_changed[0] - rgb_changed[2], >, 80);
+  g_assert_cmpfloat (pane_mean_abs_diff (&base, &changed, &rb.views[2]), >, 40);
+  /* The inputs did not change. */
+  g_assert_cmpfloat (pane_mean_abs_diff (&base, &changed, &rb.views[0]), <, 0.5);
+
+  g_free (base.pixels);
+  g_free (changed.pixels);
+  report_clear (&rb);
+  report_clear (&rc);
+}
+
+static void
+test_cancelled_never_publishes (void)
+{
+  /* The first change needs a new kernel fit (hundreds of ms); the second arrives 30 ms
+   * later and cancels it. */
+  const char *const changes[] = { "--set", "kernel.beta=2.5", "--set", "kernel.beta=3.0",
+                                  NULL };
+  Shot shot = { 0 };
+  Report r;
+  guint64 first, second;
+
+  run_case (changes, &shot, &r);
+  g_assert_cmpuint (r.submitted->len, ==, 3);
+  first = g_array_index (r.submitted, guint64, 1);
+  second = g_array_index (r.submitted, guint64, 2);
+  g_assert_cmpuint (second, >, first);
+  g_assert_false (array_has (r.published_full, first));
+  g_assert_false (array_has (r.published_region, first));
+  g_assert_true (array_has (r.published_full, second));
+  g_assert_cmpuint (g_array_index (r.published_full, guint64, r.published_full->len - 1), ==,
+                    second);
+
+  g_free (shot.pixels);
+  report_clear (&r);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  if (g_getenv ("DISPLAY") == NULL && g_getenv ("WAYLAND_DISPLAY") == NULL)
+    {
+      g_printerr ("no display; run under xvfb-run -a\n");
+      return 77;
+    }
+  g_test_add_func ("/inspector/triptych-and-stamps", test_triptych_and_stamps);
+  g_test_add_func ("/inspector/parameter-change-reruns", test_parameter_change_reruns);
+  g_test_add_func ("/inspector/cancelled-never-publishes", test_cancelled_never_publishes);
+  return g_test_run ();
+}

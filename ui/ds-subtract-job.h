@@ -1,0 +1,54 @@
+/* ds-subtract-job.h — the subtraction as a DsJobRunner job: plan (or reuse), visible region
+ * first, full frame after.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include "ds-job-runner.h"
+
+#include "dia-subtract.h"
+
+G_BEGIN_DECLS
+
+/* What one rerun needs; owned by the runner once submitted (free with ds_subtract_input_free). */
+typedef struct
+{
+  DiaImage *template_image;     /* refs, frozen                                            */
+  DiaImage *science_image;
+  DiaSubtractRequest request;
+  DiaSubtractPlan *plan;        /* ref to the cached plan of the last result, or NULL       */
+  gboolean has_region;          /* compute this rectangle first (the visible area + margin) */
+  DiaRect region;
+  char *reason;                 /* what changed, for the timing log (may be NULL)          */
+} DsSubtractInput;
+
+/* Takes new references to tmpl, sci and plan (plan may be NULL); request is copied. */
+DsSubtractInput *ds_subtract_input_new (DiaImage *tmpl, DiaImage *sci,
+                                        const DiaSubtractRequest *request,
+                                        DiaSubtractPlan *plan, const char *reason);
+void             ds_subtract_input_free (DsSubtractInput *input);
+
+/* What the job publishes: first (optionally) the region, then the full frame. */
+typedef struct
+{
+  DiaSubtractResult *result;    /* ref                                                    */
+  gboolean is_region;           /* result->region is a part of the frame                  */
+  gboolean plan_reused;         /* the cached plan was valid for the request               */
+  double plan_ms;               /* planning time in this job (0 when reused)               */
+  double execute_ms;            /* this execute call                                      */
+  gint64 submit_time;           /* monotonic µs of the request, for latency logs          */
+} DsSubtractOutput;
+
+void ds_subtract_output_free (DsSubtractOutput *output);
+
+/* Whether plan can serve request unchanged: same inputs and an equal parameter hash up to
+ * the APPLY stage (the engine reads APPLY parameters from plan->request, so a changed APPLY
+ * parameter still needs a new plan; only viewport changes and NONE-stage parameters reuse). */
+gboolean ds_subtract_plan_matches (const DiaSubtractPlan *plan, const DiaImage *tmpl,
+                                   const DiaImage *sci, const DiaSubtractRequest *request);
+
+/* The DsJobFunc (user_data unused).  Worker thread. */
+gboolean ds_subtract_job_run (DsJob *job, gpointer input, gpointer user_data, GError **error);
+
+G_END_DECLS
