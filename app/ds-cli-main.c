@@ -23,6 +23,8 @@ static const CliCommand cli_commands[] = {
   { "subtract", ds_cli_subtract, N_("PSF-match and subtract a template from a science image") },
   { "bench", ds_cli_bench, N_("Time the engine stage by stage (and ficonv) on simulated pairs") },
   { "labels", ds_cli_labels, N_("Export, import and summarise a hand-classification store") },
+  { "detect", ds_cli_detect, N_("Detect and measure sources on a difference image") },
+  { "recovery", ds_cli_recovery, N_("Inject fakes, rerun, and measure recall and SNR½") },
 };
 
 static void

@@ -8,6 +8,7 @@
 #include "ds-cli.h"
 #include "dia-fits.h"
 #include "dia-image.h"
+#include "dia-measure.h"
 #include "dia-monitor.h"
 #include "dia-params.h"
 #include "dia-psf.h"
@@ -23,6 +24,7 @@ typedef struct
   char *template_psf, *science_psf;
   int kernel_size, spatial_order, bg_order, threads;
   gboolean quiet, no_matched, decorrelate, no_decorrelate;
+  gboolean detect;              /* --detect: also write PREFIX_sources.{fits,csv}      */
   char **sets;
 } SubtractOptions;
 
@@ -118,6 +120,7 @@ ds_cli_subtract (int argc, char **argv)
     { "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.sets, N_("Set any engine parameter"), "KEY=VALUE" },
     { "region", 0, 0, G_OPTION_ARG_STRING, &o.region, N_("Only compute this rectangle (global kernel)"), "X,Y,W,H" },
     { "no-matched", 0, 0, G_OPTION_ARG_NONE, &o.no_matched, N_("Do not write PREFIX_matched.fits"), NULL },
+    { "detect", 0, 0, G_OPTION_ARG_NONE, &o.detect, N_("Also detect and measure sources: PREFIX_sources.fits and .csv"), NULL },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &o.quiet, N_("No progress on stderr"), NULL },
     { NULL }
   };
@@ -229,6 +232,23 @@ ds_cli_subtract (int argc, char **argv)
     {
       status = ds_cli_fail (error);
       goto out;
+    }
+  if (o.detect)
+    {
+      /* Detection parameters come from --set detect.*=… (engine/dia-params-table.h). */
+      g_autoptr (DiaCatalog) cat = dia_detect_and_measure (result, NULL, monitor, &error);
+      g_autofree char *csv = g_strconcat (o.output, "_sources.csv", NULL);
+      g_autofree char *fits = g_strconcat (o.output, "_sources.fits", NULL);
+      if (cat == NULL || !dia_catalog_write_csv (cat, csv, &error)
+          || !dia_catalog_write_fits (cat, fits, &error))
+        {
+          status = ds_cli_fail (error);
+          goto out;
+        }
+      if (!o.quiet)
+        fprintf (stderr, _("%u sources (%d dipoles) at %.1f σ: detect %.0f ms, measure %.0f "
+                           "ms\n"), cat->sources->len, cat->n_dipoles, cat->params.threshold,
+                 cat->detect_ms, cat->measure_ms);
     }
   if (result->score != NULL)
     {

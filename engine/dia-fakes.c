@@ -210,11 +210,16 @@ dia_fakes_match (GArray *fakes, const DiaCatalog *catalog, const DiaImage *diff,
                  const DiaPsf *psf, double radius)
 {
   const GArray *src = catalog->sources;
+  /* Matching is on peaks, not only on source centroids: a positive and a negative fake close
+   * enough for their grown footprints to touch become one (dipole-candidate) source with two
+   * peaks, and each fake was still detected. */
   for (guint k = 0; k < fakes->len; k++)
     {
       DiaFake *f = &g_array_index (fakes, DiaFake, k);
       double best = radius, sign = f->in_template ? -1.0 : 1.0;
-      int bi = -1;
+      const DiaSource *bs = NULL;
+      const DiaPeak *bp = NULL;
+      gboolean mutual = TRUE;
       f->found = FALSE;
       f->source_id = 0;
       dia_measure_psf_flux (diff, psf, f->x, f->y, &f->forced_flux, &f->forced_flux_err, NULL,
@@ -223,36 +228,54 @@ dia_fakes_match (GArray *fakes, const DiaCatalog *catalog, const DiaImage *diff,
       for (guint i = 0; i < src->len; i++)
         {
           const DiaSource *s = &g_array_index (src, DiaSource, i);
-          double d = hypot (s->x - f->x, s->y - f->y);
-          if (s->snr * sign > 0 && d <= best)
+          for (int p = 0; p < s->n_peaks; p++)
             {
-              best = d;
-              bi = (int) i;
+              const DiaPeak *pk = &g_array_index (catalog->peaks, DiaPeak, s->peak_first + p);
+              double px = pk->x, py = pk->y, d;
+              if (pk->significance * sign <= 0)
+                continue;
+              /* The source's own centroid stands for its primary peak. */
+              if (pk->significance * s->snr > 0 && !s->is_dipole)
+                px = s->x, py = s->y;
+              d = hypot (px - f->x, py - f->y);
+              if (d <= best)
+                {
+                  best = d;
+                  bs = s;
+                  bp = pk;
+                }
             }
         }
-      if (bi < 0)
+      if (bs == NULL)
         continue;
-      /* Mutual: no other fake of the same kind is closer to that source. */
-      {
-        const DiaSource *s = &g_array_index (src, DiaSource, bi);
-        gboolean mutual = TRUE;
-        for (guint j = 0; j < fakes->len && mutual; j++)
-          {
-            const DiaFake *o = &g_array_index (fakes, DiaFake, j);
-            if (j != k && o->in_template == f->in_template
-                && hypot (s->x - o->x, s->y - o->y) < best)
-              mutual = FALSE;
-          }
-        if (!mutual)
-          continue;
-        f->found = TRUE;
-        f->source_id = s->id;
-        f->x_meas = s->x;
-        f->y_meas = s->y;
-        f->psf_flux = sign * s->psf_flux;
-        f->psf_flux_err = s->psf_flux_err;
-        f->snr_meas = fabs (s->snr);
-      }
+      /* Mutual: no other fake of the same kind is closer to that peak. */
+      for (guint j = 0; j < fakes->len && mutual; j++)
+        {
+          const DiaFake *o = &g_array_index (fakes, DiaFake, j);
+          if (j != k && o->in_template == f->in_template
+              && hypot (bp->x - o->x, bp->y - o->y) < hypot (bp->x - f->x, bp->y - f->y))
+            mutual = FALSE;
+        }
+      if (!mutual)
+        continue;
+      f->found = TRUE;
+      f->source_id = bs->id;
+      f->snr_meas = fabs (bp->significance);
+      if (bp->significance * bs->snr > 0 && !bs->is_dipole)
+        {
+          f->x_meas = bs->x;
+          f->y_meas = bs->y;
+          f->psf_flux = sign * bs->psf_flux;
+          f->psf_flux_err = bs->psf_flux_err;
+        }
+      else
+        {
+          f->x_meas = bp->x;
+          f->y_meas = bp->y;
+          dia_measure_psf_flux (diff, psf, bp->x, bp->y, &f->psf_flux, &f->psf_flux_err, NULL,
+                                NULL, NULL);
+          f->psf_flux *= sign;
+        }
     }
 }
 

@@ -10,6 +10,7 @@
 #include "dia-error.h"
 #include "dia-fits.h"
 #include "dia-image.h"
+#include "dia-diagnostics.h"
 #include "dia-json.h"
 #include "dia-params.h"
 
@@ -310,6 +311,8 @@ dia_subtract_dup_meta_json (const DiaSubtractResult *result, const char *templat
       dia_json_end_array (j);
     }
   dia_json_end_object (j);
+
+  dia_diagnostics_append_plan_json (plan, j);
 
   dia_json_begin_object (j, "quality");
   dia_json_double (j, "sigma_ratio", result->diff_sigma_ratio);

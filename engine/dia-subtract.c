@@ -114,8 +114,12 @@ dia_subtract_plan_unref (DiaSubtractPlan *plan)
     plan->flavor_data_free (plan->flavor_data);
   dia_image_unref (plan->template_image);
   dia_image_unref (plan->science_image);
-  dia_background_free (plan->bg_template);
-  dia_background_free (plan->bg_science);
+  if (plan->base == NULL)
+    {
+      dia_background_free (plan->bg_template);
+      dia_background_free (plan->bg_science);
+    }
+  dia_subtract_plan_unref (plan->base);
   if (plan->stars_template)
     g_array_unref (plan->stars_template);
   if (plan->stars_science)
@@ -257,6 +261,8 @@ dia_subtract_plan_with_psfs (DiaImage *tmpl, DiaImage *sci, DiaPsf *psf_template
   plan->request = *request;
   plan->template_image = dia_image_ref (tmpl);
   plan->science_image = dia_image_ref (sci);
+  plan->input_template = tmpl;
+  plan->input_science = sci;
   plan->info.timings = g_array_new (FALSE, FALSE, sizeof (DiaStageTiming));
   plan->flavor = dia_flavor_get (request->flavor);
   plan->info.variance_scale_template = plan->info.variance_scale_science = 1.0;
@@ -336,6 +342,7 @@ _dia_subtract_fit_al (DiaSubtractPlan *plan, gboolean convolve_template, DiaMoni
    * well-spread stamps the spatial model gains nothing.  Grow the cells so that
    * n_cells × n_per_cell stays near max_stamps: the stamps stay spread over the field instead
    * of the brightest max_stamps crowding wherever the stars are. */
+  if (plan->stamps == NULL)
   {
     DiaStampParams sp = req->stamps;
     double area = (double) convolved->width * convolved->height;
@@ -743,6 +750,80 @@ dia_subtract_result_unref (DiaSubtractResult *result)
   if (result->timings)
     g_array_unref (result->timings);
   g_free ((SubtractResultPrivate *) result);
+}
+
+/* A new plan that shares the measurement stages (variance scaling, backgrounds, stars, PSFs)
+ * of base; the backgrounds are borrowed, so the new plan keeps base alive. */
+static DiaSubtractPlan *
+subtract_plan_share_measurement (DiaSubtractPlan *base, const DiaSubtractRequest *request)
+{
+  DiaSubtractPlan *plan = g_new0 (DiaSubtractPlan, 1);
+
+  plan->ref_count = 1;
+  plan->base = dia_subtract_plan_ref (base);
+  plan->request = *request;
+  plan->flavor = dia_flavor_get (request->flavor);
+  plan->template_image = dia_image_ref (base->template_image);
+  plan->science_image = dia_image_ref (base->science_image);
+  plan->bg_template = base->bg_template;
+  plan->bg_science = base->bg_science;
+  plan->stars_template = g_array_ref (base->stars_template);
+  plan->stars_science = g_array_ref (base->stars_science);
+  plan->psf_template = dia_psf_ref (base->psf_template);
+  plan->psf_science = dia_psf_ref (base->psf_science);
+  plan->info = base->info;
+  plan->info.flavor = NULL;
+  plan->info.timings = g_array_new (FALSE, FALSE, sizeof (DiaStageTiming));
+  plan->info.orders_reduced = FALSE;
+  return plan;
+}
+
+DiaSubtractPlan *
+dia_subtract_plan_derive (DiaSubtractPlan *base, DiaImage *tmpl, DiaImage *sci,
+                          const DiaSubtractRequest *request, DiaMonitor *monitor,
+                          GError **error)
+{
+  g_autoptr (DiaSubtractPlan) plan = NULL;
+  gboolean same_inputs;
+
+  if (!dia_subtract_request_validate (request, error))
+    return NULL;
+  same_inputs = base != NULL && base->input_template == tmpl && base->input_science == sci;
+  if (!same_inputs
+      || dia_params_hash (&base->request, DIA_STAGE_PSF) != dia_params_hash (request, DIA_STAGE_PSF))
+    return dia_subtract_plan (tmpl, sci, request, monitor, error);
+
+  /* Only APPLY-stage parameters changed: the fit is reusable as it is, unless the flavour keeps
+   * private data we cannot share. */
+  if (dia_params_hash (&base->request, DIA_STAGE_KERNEL) == dia_params_hash (request, DIA_STAGE_KERNEL)
+      && base->flavor_data == NULL && base->kernel != NULL)
+    {
+      plan = subtract_plan_share_measurement (base, request);
+      plan->flavor = base->flavor;
+      plan->stamps = g_array_ref (base->stamps);
+      plan->kernel = dia_kernel_solution_ref (base->kernel);
+      plan->k0 = base->k0;
+      plan->info = base->info;
+      plan->info.timings = g_array_new (FALSE, FALSE, sizeof (DiaStageTiming));
+      plan->input_template = tmpl;
+      plan->input_science = sci;
+      return g_steal_pointer (&plan);
+    }
+
+  /* Kernel or stamp parameters changed: keep the measurements, refit.  The stamp selection
+   * is reused when its own parameters did not change (the fit resets the fit-time statuses of
+   * a copy). */
+  plan = subtract_plan_share_measurement (base, request);
+  plan->input_template = tmpl;
+  plan->input_science = sci;
+  if (base->stamps != NULL && base->kernel != NULL
+      && dia_params_hash (&base->request, DIA_STAGE_STAMPS) == dia_params_hash (request, DIA_STAGE_STAMPS)
+      && base->request.flavor == request->flavor)
+    plan->stamps = g_array_copy (base->stamps);
+  if (!plan->flavor->prepare (plan, monitor, error))
+    return NULL;
+  plan->info.flavor = plan->flavor;
+  return g_steal_pointer (&plan);
 }
 
 DiaSubtractResult *

@@ -97,6 +97,9 @@ struct _DiaSubtractPlan
   DiaSubtractInfo info;
   gpointer flavor_data;         /* owned by the flavour, freed with flavor_data_free     */
   GDestroyNotify flavor_data_free;
+  DiaSubtractPlan *base;        /* plan whose measurements this one borrows, or NULL     */
+  const DiaImage *input_template; /* identities of the caller's inputs (before any       */
+  const DiaImage *input_science;  /* variance rescaling), for dia_subtract_plan_derive   */
 };
 
 struct _DiaSubtractResult
@@ -124,6 +127,13 @@ gboolean dia_subtract_request_validate (const DiaSubtractRequest *request, GErro
 DiaSubtractPlan *dia_subtract_plan (DiaImage *tmpl, DiaImage *sci,
                                     const DiaSubtractRequest *request, DiaMonitor *monitor,
                                     GError **error);
+/* Like dia_subtract_plan(), but reuses what it can of base (which may be NULL): with the same
+ * inputs and PSF-stage parameters the backgrounds, stars and PSFs are shared; when only
+ * APPLY-stage parameters changed the kernel is shared too, so the new plan costs nothing.
+ * This is what makes a slider feel live: a threshold or display change never refits. */
+DiaSubtractPlan *dia_subtract_plan_derive (DiaSubtractPlan *base, DiaImage *tmpl,
+                                           DiaImage *sci, const DiaSubtractRequest *request,
+                                           DiaMonitor *monitor, GError **error);
 DiaSubtractPlan *dia_subtract_plan_ref (DiaSubtractPlan *plan);
 void             dia_subtract_plan_unref (DiaSubtractPlan *plan);
 

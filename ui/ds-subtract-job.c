@@ -4,7 +4,9 @@
  * PSFs, stamps, kernel fit) and a cheap execute over any rectangle whose output equals the
  * crop of the full-frame output (dia-subtract.h).  A rerun therefore:
  *   1. reuses the cached plan when ds_subtract_plan_matches() (stage hashes from
- *      dia_params_hash), otherwise plans again, checking the job's monitor throughout;
+ *      dia_params_hash), otherwise derives a new one from it (dia_subtract_plan_derive:
+ *      measurements shared, the kernel too when only APPLY-stage parameters changed),
+ *      checking the job's monitor throughout;
  *   2. when the caller supplied the visible rectangle (plus a panning margin) and it is
  *      clearly smaller than the frame, executes it and publishes it as a preview;
  *   3. executes the full frame and publishes it as final.
@@ -65,7 +67,7 @@ gboolean
 ds_subtract_plan_matches (const DiaSubtractPlan *plan, const DiaImage *tmpl,
                           const DiaImage *sci, const DiaSubtractRequest *request)
 {
-  return plan != NULL && plan->template_image == tmpl && plan->science_image == sci
+  return plan != NULL && plan->input_template == tmpl && plan->input_science == sci
          && dia_params_hash (&plan->request, DIA_STAGE_APPLY)
               == dia_params_hash (request, DIA_STAGE_APPLY);
 }
@@ -113,8 +115,10 @@ ds_subtract_job_run (DsJob *job, gpointer data, gpointer user_data, GError **err
   else
     {
       t = g_get_monotonic_time ();
-      plan = dia_subtract_plan (in->template_image, in->science_image, &in->request, monitor,
-                                error);
+      /* Reuses the previous plan's measurements (and its kernel when only APPLY-stage
+       * parameters changed): a threshold or background switch then costs no refit. */
+      plan = dia_subtract_plan_derive (in->plan, in->template_image, in->science_image,
+                                       &in->request, monitor, error);
       if (plan == NULL)
         return FALSE;
       plan_ms = ms_since (t);

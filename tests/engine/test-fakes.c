@@ -122,8 +122,9 @@ test_erf_fit (void)
       k[i] = dia_rng_uniform (&rng) < 0.97 * gsl_cdf_ugaussian_P ((s[i] - 5.6) / 1.2);
     }
   g_assert_true (dia_recall_fit_erf (s, k, n, &c, &w, &e, &sh, &she));
-  g_test_message ("fit: centre %.3f width %.3f max %.3f s½ %.3f ± %.3f (truth 5.6, 1.2, 0.97, "
-                  "%.3f)", c, w, e, sh, 5.6 + 1.2 * gsl_cdf_ugaussian_Pinv (0.5 / 0.97));
+  g_test_message ("fit: centre %.3f width %.3f max %.3f, S/N at half recall %.3f +- %.3f "
+                  "(truth 5.6, 1.2, 0.97, %.3f)", c, w, e, sh, she,
+                  5.6 + 1.2 * gsl_cdf_ugaussian_Pinv (0.5 / 0.97));
   g_assert_cmpfloat (fabs (c - 5.6), <, 4 * she + 0.05);
   g_assert_cmpfloat (fabs (w - 1.2), <, 0.2);
   g_assert_cmpfloat (fabs (e - 0.97), <, 0.02);

@@ -304,6 +304,55 @@ test_region_equals_crop (void)
   pair_clear (&p);
 }
 
+/* Deriving a plan reuses what the changed parameters leave valid, and gives the same answer
+ * as planning from scratch. */
+static void
+test_plan_derive (void)
+{
+  Pair p;
+  DiaSubtractRequest req, req2, req3;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (DiaSubtractPlan) base = NULL;
+  g_autoptr (DiaSubtractPlan) apply_only = NULL;
+  g_autoptr (DiaSubtractPlan) refit = NULL;
+  g_autoptr (DiaSubtractPlan) fresh = NULL;
+
+  pair_make (&p, 512, 13, DIA_SIM_SCIENCE_BROADER, 1.0);
+  dia_subtract_request_init (&req);
+  base = dia_subtract_plan (p.tmpl, p.sci, &req, NULL, &error);
+  g_assert_no_error (error);
+
+  req2 = req;
+  g_assert_true (dia_params_set (&req2, "subtract_background", "false", &error));
+  apply_only = dia_subtract_plan_derive (base, p.tmpl, p.sci, &req2, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (apply_only->kernel == base->kernel);
+  g_assert_true (apply_only->psf_science == base->psf_science);
+  g_assert_false (apply_only->request.subtract_background);
+
+  req3 = req;
+  g_assert_true (dia_params_set (&req3, "fit.spatial_order", "0", &error));
+  refit = dia_subtract_plan_derive (base, p.tmpl, p.sci, &req3, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (refit->kernel != base->kernel);
+  g_assert_true (refit->psf_template == base->psf_template);
+  g_assert_true (refit->bg_science == base->bg_science);
+  g_assert_cmpint (refit->kernel->spatial_order, ==, 0);
+  fresh = dia_subtract_plan (p.tmpl, p.sci, &req3, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat_with_epsilon (refit->info.kernel_sum_centre, fresh->info.kernel_sum_centre,
+                                  1e-9);
+  g_assert_cmpint (refit->info.n_stamps_used, ==, fresh->info.n_stamps_used);
+  /* Releasing the base first must leave the derived plans usable (they keep it alive). */
+  g_clear_pointer (&base, dia_subtract_plan_unref);
+  {
+    g_autoptr (DiaSubtractResult) r = dia_subtract_execute (refit, NULL, FALSE, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpfloat (fabs (r->diff_sigma_ratio - 1.0), <, 0.05);
+  }
+  pair_clear (&p);
+}
+
 static void
 test_size_mismatch (void)
 {
@@ -406,5 +455,6 @@ main (int argc, char **argv)
   g_test_add_func ("/subtract/science", test_science_flavor);
   g_test_add_func ("/subtract/auto", test_auto_flavor);
   g_test_add_func ("/subtract/region-equals-crop", test_region_equals_crop);
+  g_test_add_func ("/subtract/plan-derive", test_plan_derive);
   return g_test_run ();
 }
