@@ -2,8 +2,8 @@
  *
  * Design.  Every star found on the science image becomes a DiaStamp, good or rejected, so the
  * UI can draw all of them with their reason.  Tests run in a fixed order and the first failing
- * one names the rejection: edge (box geometry below), masked pixels, saturation, S/N window,
- * crowding, extended shape.  Good stamps are binned into cell_size × cell_size cells over the
+ * one names the rejection: edge (box geometry below), saturation, S/N window, crowding,
+ * extended shape, then masked pixels in the box (the costly test, so it runs last).  Good stamps are binned into cell_size × cell_size cells over the
  * image (the last row and column of cells absorb the remainder, as afw's SpatialCellSet does),
  * sorted brightest first inside each cell, and those beyond n_per_cell become RESERVE: they are good and move up
  * when the fit rejects a stamp of their cell.  If more than max_stamps are good, the
@@ -11,8 +11,7 @@
  *
  * Box geometry.  kernel_size is the kernel side (odd), kSize in ALGORITHMS.md §2.1 is that
  * side, the box is (2·kernel_size + 1)² centred on the rounded star position, and it must lie
- * inside the science image shrunk by kernel_size on every side — so the kernel fitted on the
- * stamp never reads outside the template.
+ * inside the image, so the kernel fitted on the stamp never reads outside the template.
  *
  * Masks.  Any NO_DATA, BAD, SAT or EDGE pixel of the box in either image rejects the stamp.
  * The stack moves the template's SAT plane away before this check (§2.1, §4.4), so template
@@ -185,14 +184,17 @@ dia_stamps_select (const DiaImage *science, const DiaImage *tmpl, const GArray *
       st.iteration = 0;
       st.kernel_sum = st.resid_mean = st.resid_rms = NAN;
 
-      if (!isfinite (s->x) || !isfinite (s->y) || x0 < ks || y0 < ks
-          || x0 + side > science->width - ks || y0 + side > science->height - ks)
+      /* The fit reads the template over the whole box and the science image over its core,
+       * so the box must lie inside the image.  (ip_diffim also keeps a further kernel width
+       * from the edge; on small cutouts that discards most stars for no gain, since the box
+       * already holds the kernel's full footprint.)  The cheap catalogue flags are tested
+       * before the box's mask, which is the costly test. */
+      if (!isfinite (s->x) || !isfinite (s->y) || x0 < 0 || y0 < 0
+          || x0 + side > science->width || y0 + side > science->height)
         {
           st.status = DIA_STAMP_REJECT_EDGE;
           st.cell = CLAMP (st.cell, 0, ncx * ncy - 1);
         }
-      else if ((st.status = stamp_mask_status (science, tmpl, x0, y0, side)) != DIA_STAMP_GOOD)
-        ;
       else if (s->flags & DIA_STAR_SATURATED)
         st.status = DIA_STAMP_REJECT_SATURATED;
       else if (!(s->snr > prm.min_snr && s->snr < prm.max_snr))
@@ -204,7 +206,7 @@ dia_stamps_select (const DiaImage *science, const DiaImage *tmpl, const GArray *
       else if (s->flags & (DIA_STAR_MASKED | DIA_STAR_EDGE))
         st.status = DIA_STAMP_REJECT_MASKED;
       else
-        st.status = DIA_STAMP_GOOD;
+        st.status = stamp_mask_status (science, tmpl, x0, y0, side);
       g_array_append_val (out, st);
     }
 

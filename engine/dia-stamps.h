@@ -1,8 +1,9 @@
 /* dia-stamps.h — kernel candidates (stamps) and the bookkeeping of their fate.
  *
  * Selection (ALGORITHMS.md §2.1): stars found on the science image, S/N in (10, 500) by
- * default, unresolved, isolated, box of side 2·kernel_size+1 fully inside the image shrunk by
- * kernel_size, no NO_DATA/BAD/SAT/EDGE pixel in the box of either image.  Stamps go into
+ * default, unresolved, isolated, box of side 2·kernel_size+1 fully inside the image (ip_diffim
+ * keeps a further kernel width away from the edge; we do not, see dia-stamps.c), no
+ * NO_DATA/BAD/SAT/EDGE pixel in the box of either image.  Stamps go into
  * 128-px cells, brightest first; at most n_per_cell of the good ones per cell are used.  Every
  * rejection is recorded with its reason so the UI can draw it.
  *

@@ -771,8 +771,9 @@ test_stamps_constructed (void)
   int counts[DIA_STAMP_REJECT_SINGULAR + 1] = { 0 };
   const int ks = 21;
   struct { double x, y, flux, snr; guint flags; DiaStampStatus expect; } cases[] = {
-    { 30, 200, 1e5, 100, 0, DIA_STAMP_REJECT_EDGE },        /* box leaves the shrunk image */
-    { 470, 300, 1e5, 100, 0, DIA_STAMP_REJECT_EDGE },
+    { 15, 200, 1e5, 100, 0, DIA_STAMP_REJECT_EDGE },        /* box leaves the image        */
+    { 495, 300, 1e5, 100, 0, DIA_STAMP_REJECT_EDGE },
+    { 25, 230, 1e5, 100, 0, DIA_STAMP_GOOD },               /* box just inside the image   */
     { 100, 100, 1e5, 100, 0, DIA_STAMP_REJECT_MASKED },     /* template NO_DATA in its box */
     { 100, 400, 1e5, 100, 0, DIA_STAMP_REJECT_MASKED },     /* science BAD in its box      */
     { 200, 100, 1e5, 100, 0, DIA_STAMP_REJECT_SATURATED },  /* template SAT in its box     */
@@ -841,7 +842,7 @@ test_stamps_constructed (void)
                   counts[DIA_STAMP_REJECT_EDGE], counts[DIA_STAMP_REJECT_MASKED],
                   counts[DIA_STAMP_REJECT_SATURATED], counts[DIA_STAMP_REJECT_SNR],
                   counts[DIA_STAMP_REJECT_CROWDED], counts[DIA_STAMP_REJECT_EXTENDED]);
-  g_assert_cmpint (counts[DIA_STAMP_GOOD], ==, 7);
+  g_assert_cmpint (counts[DIA_STAMP_GOOD], ==, 8); /* 5 + 2 + the one at the edge */
   g_assert_cmpint (counts[DIA_STAMP_RESERVE], ==, 3);
   /* Within each cell: good before reserve before rejected, good ones brightest first. */
   for (guint i = 1; i < stamps->len; i++)
