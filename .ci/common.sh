@@ -4,7 +4,7 @@ set -eu
 
 DIFFSCOPE_PACKAGES="meson ninja-build pkg-config gcc libc6-dev libgtk-4-dev libcfitsio-dev
  wcslib-dev libfftw3-dev libgsl-dev libsqlite3-dev gettext xvfb xauth xdotool fitsh
- desktop-file-utils appstream libglib2.0-bin python3"
+ desktop-file-utils appstream libglib2.0-bin python3 sqlite3"
 
 ds_install_packages () {
   missing=""

@@ -199,8 +199,8 @@ bench_ficonv (const char *dir, const DiaImage *t, const DiaImage *s, const DiaIm
   g_autofree char *kern = NULL;
   g_autoptr (DiaImage) d = NULL;
   g_auto (GStrv) sv = g_strsplit (sig ? sig : "0.7,1.5,3.0", ",", 3);
-  char *fiign_s[] = { "fiign", "-i", sp, "-s", sat, "--leak-lower-upper", "-o", spm, NULL };
-  char *fiign_t[] = { "fiign", "-i", tp, "-s", sat, "--leak-lower-upper", "-o", tpm, NULL };
+  char *fiign_s[] = { "fiign", "-i", sp, "-s", sat, "-o", spm, NULL };
+  char *fiign_t[] = { "fiign", "-i", tp, "-s", sat, "-o", tpm, NULL };
   char *ficonv[] = { "ficonv", "-r", tpm, "-i", spm, "-k", NULL, "-n", "3", "-s", "3",
                      "--output-subtracted", dp, NULL };
 

@@ -110,8 +110,9 @@ detect_find_psf (const DiaImage *diff, const char *path, double fwhm_option, cha
     }
   if (conv == NULL)
     conv = detect_primary_value (path, "DIA_CONV");
-  fwhm = detect_header_double (diff, path, conv && g_ascii_strcasecmp (conv, "Science") == 0
-                                         ? "DIA_FWT" : "DIA_FWS");
+  fwhm = detect_header_double (diff, path,
+                               conv && g_ascii_strcasecmp (conv, "Science") == 0 ? "DIA_FWT"
+                                                                                 : "DIA_FWS");
   if (fwhm > 0 && fwhm < 100)
     {
       *how = g_strdup_printf (_("Gaussian PSF, FWHM %.2f px (header %s)"), fwhm,

@@ -9,13 +9,14 @@
  * Because V ignores the pixel covariance a convolved difference has, ν is optionally
  * normalised by its own median and robust σ (catalog->sn_offset, sn_scale;
  * params.rescale_noise).  Pixels with ν ≥ threshold (and ≤ −threshold)
- * form 8-connected footprints; footprints smaller than min_area pixels are dropped; each keeps
- * its extreme pixel as a peak (sub-pixel position from a quadratic fit of ν around it).  All
- * footprints are then grown together by a circular stencil of radius int(grow_sigma·σ_s + 0.5)
- * and footprints whose grown areas overlap are merged into one source carrying all peaks,
- * sorted by signed significance; a source with positive and negative peaks is a dipole
- * candidate (measured by dia-measure).  On a score image (already a matched-filter output in
- * σ units) the smoothing is skipped.
+ * form 8-connected footprints; footprints smaller than min_area pixels are dropped.  Peaks
+ * are the local maxima of |ν| (sub-pixel position from a quadratic fit), a fainter one kept
+ * only where |ν| dips by max(2, 15 %) towards every brighter peak.  All footprints are then
+ * grown together by a circular stencil of radius int(grow_sigma·σ_s + 0.5), and footprints
+ * whose grown areas overlap are merged.  A merged footprint with at most one positive and one
+ * negative peak is one source (a dipole candidate when it has both, measured by dia-measure);
+ * with more peaks each peak becomes a source sharing the footprint (a minimal deblend).  On
+ * a score image (already a matched-filter output in σ units) the smoothing is skipped.
  *
  * A DiaCatalog is reference-counted.  It is built by dia_detect(), filled in place by
  * dia_measure() (dia-measure.h) and is read-only afterwards: any thread may then read it.

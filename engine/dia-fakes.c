@@ -130,7 +130,8 @@ dia_fakes_draw (const DiaSubtractResult *baseline, const DiaFakesParams *params,
       if (ok && !params->allow_masked)
         {
           int ix = (int) floor (f.x + 0.5), iy = (int) floor (f.y + 0.5);
-          ok = core_usable (plan->science_image, ix, iy) && core_usable (plan->template_image, ix, iy)
+          ok = core_usable (plan->science_image, ix, iy)
+               && core_usable (plan->template_image, ix, iy)
                && core_usable (diff, ix, iy);
         }
       if (!ok)

@@ -282,7 +282,8 @@ fit_dipole (const DiaCatalog *cat, DiaSource *s, const DiaImage *im, const DiaPs
     s->dipole_length = hypot (xp - xn, yp - yn);
     s->dipole_angle = atan2 (yp - yn, xp - xn) * 180.0 / G_PI;
     s->dipole_chi2 = n > 6 ? chi2 / (n - 6) : NAN;
-    s->dipole_snr = sqrt ((sp > 0 ? (Fp / sp) * (Fp / sp) : 0) + (sn > 0 ? (Fn / sn) * (Fn / sn) : 0));
+    s->dipole_snr = sqrt ((sp > 0 ? (Fp / sp) * (Fp / sp) : 0)
+                          + (sn > 0 ? (Fn / sn) * (Fn / sn) : 0));
     s->is_dipole = Fp > 0 && Fn > 0 && s->dipole_snr > prm->dipole_min_snr
                    && Fp / (Fp + Fn) < prm->dipole_max_flux_ratio
                    && Fn / (Fp + Fn) < prm->dipole_max_flux_ratio;

@@ -176,7 +176,7 @@ test_ztf (void)
       n++;
       found += s != NULL && d < 2.0;
       g_test_message ("ZTF %s (drb %.3f, %s, FWHM %.2f): %u sources, nearest of its sign %.2f px"
-                      "%s", f[c_candid], drb, sign > 0 ? "positive" : "negative (either sign)", fwhm,
+                      "%s", f[c_candid], drb, sign > 0 ? "positive" : "negative (any sign)", fwhm,
                       cat->sources->len, s ? d : NAN, s && d < 2.0 ? "" : "  MISSED");
       if (sign == 0 && s && d < 2.0)
         g_test_message ("  (that source has S/N %+.1f)", s->snr);

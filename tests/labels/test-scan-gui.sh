@@ -2,8 +2,9 @@
 # test-scan-gui.sh — drives the scanning window with real key presses (xdotool under Xvfb),
 # kills it with SIGKILL, restarts it and checks that every label and the queue position survived.
 #
-# Uses the real application (`diffscope --scan SOURCE --labels DB`) when its --help lists
-# --scan, otherwise the scan-harness built beside this test (the same DsScanWindow).  The window
+# Uses the real application (`diffscope --scan SOURCE --labels DB`); the scan-harness built
+# beside this test (the same DsScanWindow) is used only when the app is not built (-Dgui off
+# for the app but not the harness never happens in practice).  The window
 # reports events on stdout with DIFFSCOPE_DEBUG_SCAN=1; the database is checked with the sqlite3
 # shell, independently of the store code.  Skips (77) without a display, xdotool, sqlite3 or the
 # real cutouts.
@@ -27,6 +28,8 @@ APP=""
 if [ -n "${DIFFSCOPE_APP:-}" ] && [ -x "$DIFFSCOPE_APP" ] \
    && "$DIFFSCOPE_APP" --help-all 2>/dev/null | grep -q -- '--scan'; then
   APP=$DIFFSCOPE_APP
+elif [ -n "${DIFFSCOPE_APP:-}" ] && [ -x "$DIFFSCOPE_APP" ]; then
+  echo "diffscope exists but has no --scan option"; exit 1
 elif [ -n "${DIFFSCOPE_SCAN_HARNESS:-}" ] && [ -x "$DIFFSCOPE_SCAN_HARNESS" ]; then
   APP=$DIFFSCOPE_SCAN_HARNESS
   echo "note: diffscope has no --scan option yet; driving the scan harness"
