@@ -78,8 +78,8 @@ labels_import (const char *db_path, GPtrArray *sources)
       gint64 added = 0, skipped = 0;
       if (!ds_label_store_import (store, other, &added, &skipped, &error))
         return ds_cli_fail (error);
-      printf (_("%s: %" G_GINT64_FORMAT " rows added, %" G_GINT64_FORMAT
-                " duplicates skipped\n"), other, added, skipped);
+      printf (_("%s: %lld rows added, %lld duplicates skipped\n"), other, (long long) added,
+              (long long) skipped);
     }
   return 0;
 }
@@ -96,9 +96,9 @@ labels_stats (const char *db_path)
   stats = ds_label_store_dup_stats (store, &error);
   if (stats == NULL)
     return ds_cli_fail (error);
-  printf (_("acts: %" G_GINT64_FORMAT "\n"), stats->n_acts);
-  printf (_("candidates: %" G_GINT64_FORMAT "\n"), stats->n_candidates);
-  printf (_("labelled: %" G_GINT64_FORMAT "\n"), stats->n_labelled);
+  printf (_("acts: %lld\n"), (long long) stats->n_acts);
+  printf (_("candidates: %lld\n"), (long long) stats->n_candidates);
+  printf (_("labelled: %lld\n"), (long long) stats->n_labelled);
   printf (_("per label (current label of each candidate):\n"));
   for (guint i = 0; i < stats->per_label->len; i++)
     {

@@ -1117,15 +1117,15 @@ estimate_variance (DiaImage *image, GError **error)
   if (isfinite (image->meta.gain) && image->meta.gain > 0)
     {
       g_eff = image->meta.gain;
-      gain_from = _("from header GAIN");
+      gain_from = "from header GAIN";
     }
   else if (sky > 3.0 * sigma)
     {
       g_eff = sky / var_sky;
-      gain_from = _("from sky level/σ²");
+      gain_from = "from sky level/sigma^2";
     }
   else
-    gain_from = _("unknown (background-subtracted sky): sky noise only");
+    gain_from = "unknown (background-subtracted sky): sky noise only";
   for (int y = 0; y < image->height; y++)
     for (int x = 0; x < image->width; x++)
       {
@@ -1140,11 +1140,13 @@ estimate_variance (DiaImage *image, GError **error)
   image->meta.variance_origin = DIA_VARIANCE_ESTIMATED;
   if (isfinite (g_eff))
     g_snprintf (image->meta.variance_note, sizeof image->meta.variance_note,
-                _("estimated: sky %.4g, sky σ=%.4g (median of blocks), effective gain %.4g e-/unit %s"),
+                "estimated: sky %.4g, sky sigma=%.4g (median of blocks), effective gain %.4g "
+                "e-/unit %s",
                 sky, sigma, g_eff, gain_from);
   else
     g_snprintf (image->meta.variance_note, sizeof image->meta.variance_note,
-                _("estimated: sky %.4g, sky σ=%.4g (median of blocks), gain %s"), sky, sigma, gain_from);
+                "estimated: sky %.4g, sky sigma=%.4g (median of blocks), gain %s", sky, sigma,
+                gain_from);
   return TRUE;
 }
 
@@ -1267,7 +1269,7 @@ read_source (FitsSource *src, gboolean *has_var, GError **error)
     {
       image->meta.variance_origin = DIA_VARIANCE_FROM_FILE;
       g_snprintf (image->meta.variance_note, sizeof image->meta.variance_note,
-                  _("from the VARIANCE HDU of the file"));
+                  "from the VARIANCE HDU of the file");
       if (header_lookup (hdrs, n_hdrs, "DS_VARORIGIN", val, sizeof val))
         image->meta.variance_origin = origin_from_name (val, DIA_VARIANCE_FROM_FILE);
       if (header_lookup (hdrs, n_hdrs, "DS_VARNOTE", val, sizeof val) && val[0])
@@ -1382,7 +1384,7 @@ dia_fits_read_with_planes (const char *image_path, const char *variance_path,
       image->meta.variance_origin = variance_is_sigma ? DIA_VARIANCE_FROM_SIGMA_FILE
                                                       : DIA_VARIANCE_FROM_FILE;
       g_snprintf (image->meta.variance_note, sizeof image->meta.variance_note,
-                  variance_is_sigma ? _("squared noise map %s") : _("variance file %s"),
+                  variance_is_sigma ? "squared noise map %s" : "variance file %s",
                   variance_path);
     }
   if (mask_path)
@@ -1773,9 +1775,9 @@ info_image (GString *out, const DiaImage *image)
   if (dia_stats_image (image, NULL, FALSE, DIA_MASK_NO_DATA, 0, &st, &err))
     g_string_append_printf (out,
                             _("  statistics: median %.6g, robust σ %.6g, min %.6g, max %.6g, "
-                              "NO_DATA %" G_GINT64_FORMAT " px\n"),
+                              "NO_DATA %lld px\n"),
                             st.median, st.robust_sigma, st.min, st.max,
-                            counts[__builtin_ctz (DIA_MASK_NO_DATA)]);
+                            (long long) counts[__builtin_ctz (DIA_MASK_NO_DATA)]);
 }
 
 /* A multi-line description of path for `diffscope-cli info`: every HDU, then the image that

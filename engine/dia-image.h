@@ -49,7 +49,8 @@ typedef struct
   char object[72];              /* OBJECT card or empty                                     */
   char bunit[32];               /* BUNIT card or empty                                      */
   DiaVarianceOrigin variance_origin;
-  char variance_note[160];      /* human-readable account of how var was obtained          */
+  char variance_note[160];      /* how var was obtained: English ASCII, untranslated, as  */
+                                /* it is written into FITS headers (DS_VARNOTE)          */
 } DiaImageMeta;
 
 struct _DiaImage

@@ -1220,10 +1220,10 @@ sim_set_meta (const SimContext *c, DiaImage *img, int im)
   /* ASCII and short: the note travels in a FITS header card. */
   if (im == SIM_T)
     g_snprintf (m->variance_note, sizeof m->variance_note,
-                _("simulated: %g*(model + read_noise^2), exact expectation"),
+                "simulated: %g*(model + read_noise^2), exact expectation",
                 p->template_depth);
   else
-    g_strlcpy (m->variance_note, _("simulated: model + read_noise^2, exact expectation"),
+    g_strlcpy (m->variance_note, "simulated: model + read_noise^2, exact expectation",
                sizeof m->variance_note);
   sim_attach_wcs (img, c->xc + 1.0 - shift * p->shift_x, c->yc + 1.0 - shift * p->shift_y);
   {

@@ -44,39 +44,45 @@ dia_stamp_params_init (DiaStampParams *params)
 }
 
 const char *
-dia_stamp_status_to_string (DiaStampStatus status)
+dia_stamp_status_to_key (DiaStampStatus status)
 {
   switch (status)
     {
     case DIA_STAMP_GOOD:
-      return _("used");
+      return N_("used");
     case DIA_STAMP_RESERVE:
-      return _("reserve");
+      return N_("reserve");
     case DIA_STAMP_REJECT_EDGE:
-      return _("too close to the edge");
+      return N_("too close to the edge");
     case DIA_STAMP_REJECT_MASKED:
-      return _("masked pixel");
+      return N_("masked pixel");
     case DIA_STAMP_REJECT_SATURATED:
-      return _("saturated");
+      return N_("saturated");
     case DIA_STAMP_REJECT_SNR:
-      return _("S/N out of range");
+      return N_("S/N out of range");
     case DIA_STAMP_REJECT_CROWDED:
-      return _("crowded");
+      return N_("crowded");
     case DIA_STAMP_REJECT_EXTENDED:
-      return _("extended source");
+      return N_("extended source");
     case DIA_STAMP_REJECT_KERNEL_SUM:
-      return _("kernel sum outlier");
+      return N_("kernel sum outlier");
     case DIA_STAMP_REJECT_RESID_MEAN:
-      return _("residual mean too large");
+      return N_("residual mean too large");
     case DIA_STAMP_REJECT_RESID_RMS:
-      return _("residual rms too large");
+      return N_("residual rms too large");
     case DIA_STAMP_REJECT_SPATIAL:
-      return _("disagrees with spatial model");
+      return N_("disagrees with spatial model");
     case DIA_STAMP_REJECT_SINGULAR:
-      return _("singular fit");
+      return N_("singular fit");
     default:
-      return _("unknown");
+      return N_("unknown");
     }
+}
+
+const char *
+dia_stamp_status_to_string (DiaStampStatus status)
+{
+  return _(dia_stamp_status_to_key (status));
 }
 
 #define STAMP_N_STATUS (DIA_STAMP_REJECT_SINGULAR + 1)

@@ -57,6 +57,10 @@ void dia_stamp_params_init (DiaStampParams *params);
 /* Translatable short reason, e.g. "masked pixel", "kernel sum outlier". */
 const char *dia_stamp_status_to_string (DiaStampStatus status);
 
+/* The same reason untranslated, for files (JSON keys and values must not depend on the
+ * locale). */
+const char *dia_stamp_status_to_key (DiaStampStatus status);
+
 /* stars: GArray of DiaStar found on `science` (dia-psf.h).  kernel_size: odd kernel side.
  * Returns a GArray of DiaStamp, good ones first within each cell.  Errors: DIA_ERROR_NO_STARS
  * when fewer than min_stamps are good, naming the main rejection reasons. */

@@ -291,7 +291,7 @@ dia_subtract_dup_meta_json (const DiaSubtractResult *result, const char *templat
       dia_json_begin_object (j, "by_status");
       for (int k = 0; k <= DIA_STAMP_REJECT_SINGULAR; k++)
         if (counts[k])
-          dia_json_int (j, dia_stamp_status_to_string (k), counts[k]);
+          dia_json_int (j, dia_stamp_status_to_key (k), counts[k]);
       dia_json_end_object (j);
       dia_json_begin_array (j, "list");
       for (guint i = 0; i < plan->stamps->len; i++)
@@ -300,7 +300,7 @@ dia_subtract_dup_meta_json (const DiaSubtractResult *result, const char *templat
           dia_json_begin_object (j, NULL);
           dia_json_double (j, "x", s->x);
           dia_json_double (j, "y", s->y);
-          dia_json_string (j, "status", dia_stamp_status_to_string (s->status));
+          dia_json_string (j, "status", dia_stamp_status_to_key (s->status));
           dia_json_double (j, "snr", s->snr);
           dia_json_double (j, "kernel_sum", s->kernel_sum);
           dia_json_double (j, "resid_mean", s->resid_mean);

@@ -632,6 +632,8 @@ _dia_subtract_apply_al_raw (const DiaSubtractPlan *plan, const DiaRect *region,
   dia_subtract_timing_add (result->timings, "difference", subtract_ms_since (t0));
 
   dia_image_set_source (diff, NULL);
+  /* The difference has the PSF of the image that was not convolved. */
+  diff->meta.psf_fwhm = tflav ? plan->info.fwhm_science : plan->info.fwhm_template;
   dia_image_freeze (diff);
   result->diff = g_steal_pointer (&diff);
   if (keep_matched)

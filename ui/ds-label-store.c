@@ -293,9 +293,9 @@ store_check_schema (DsLabelStore *store, const char *schema_name, const char *pa
   if (rc == SQLITE_ROW && sqlite3_column_int64 (stmt, 0) > DS_LABEL_STORE_SCHEMA_VERSION)
     {
       g_set_error (error, DS_LABEL_STORE_ERROR, DS_LABEL_STORE_ERROR_VERSION,
-                   _("Label database “%s” has schema version %" G_GINT64_FORMAT ", newer than "
+                   _("Label database “%s” has schema version %lld, newer than "
                      "this Diffscope understands (%d); update Diffscope"),
-                   path, (gint64) sqlite3_column_int64 (stmt, 0),
+                   path, (long long) sqlite3_column_int64 (stmt, 0),
                    DS_LABEL_STORE_SCHEMA_VERSION);
       sqlite3_finalize (stmt);
       return FALSE;

@@ -55,6 +55,8 @@ stage_title (DiaStage stage)
       return _("Kernel fit");
     case DIA_STAGE_APPLY:
       return _("Difference");
+    case DIA_STAGE_DETECT:
+      return _("Detection");
     case DIA_STAGE_NONE:
     default:
       return _("Computation");
