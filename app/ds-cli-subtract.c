@@ -86,6 +86,28 @@ subtract_apply_options (const SubtractOptions *o, DiaSubtractRequest *req, GErro
   return dia_subtract_request_validate (req, error);
 }
 
+/* Prepends "# template: …", "# science: …", "# difference: …" and "# config_hash: …" to the
+ * catalogue CSV, so `diffscope --scan PREFIX_sources.csv` can open the candidates' stamps and
+ * record which configuration produced them. */
+static gboolean
+subtract_annotate_csv (const char *csv, const SubtractOptions *o,
+                       const DiaSubtractRequest *req, GError **error)
+{
+  g_autofree char *body = NULL;
+  g_autofree char *tabs = NULL, *sabs = NULL, *dabs = NULL, *diff = NULL, *text = NULL;
+
+  if (!g_file_get_contents (csv, &body, NULL, error))
+    return FALSE;
+  diff = g_strconcat (o->output, "_diff.fits", NULL);
+  tabs = g_canonicalize_filename (o->template_path, NULL);
+  sabs = g_canonicalize_filename (o->science_path, NULL);
+  dabs = g_canonicalize_filename (diff, NULL);
+  text = g_strdup_printf ("# template: %s\n# science: %s\n# difference: %s\n"
+                          "# config_hash: %016" G_GINT64_MODIFIER "x\n%s",
+                          tabs, sabs, dabs, dia_params_hash (req, DIA_STAGE_APPLY), body);
+  return g_file_set_contents (csv, text, -1, error);
+}
+
 static gboolean
 subtract_parse_region (const char *text, DiaRect *r, GError **error)
 {
@@ -240,7 +262,8 @@ ds_cli_subtract (int argc, char **argv)
       g_autofree char *csv = g_strconcat (o.output, "_sources.csv", NULL);
       g_autofree char *fits = g_strconcat (o.output, "_sources.fits", NULL);
       if (cat == NULL || !dia_catalog_write_csv (cat, csv, &error)
-          || !dia_catalog_write_fits (cat, fits, &error))
+          || !dia_catalog_write_fits (cat, fits, &error)
+          || !subtract_annotate_csv (csv, &o, &req, &error))
         {
           status = ds_cli_fail (error);
           goto out;
