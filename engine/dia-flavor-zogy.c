@@ -49,17 +49,32 @@
 
 enum { ZK_DN, ZK_DR, ZK_SN, ZK_SR, ZK_N };
 
+/* Nodes per axis of the filter grid.  The grid is anchored to the full frame (nodes at
+ * x_j = j (W − 1) / (G − 1)), never to the region, so a region run equals a crop.  With the
+ * PSF width varying quadratically by ~8 % centre to corner, piecewise-linear interpolation
+ * between 5 nodes leaves ≲ 0.3 % of width error; an odd count puts a node at the centre,
+ * whose P_D is reported. */
+#ifndef ZOGY_GRID
+#define ZOGY_GRID 3
+#endif
+
 typedef struct
 {
   float *k[ZK_N];               /* correlation kernels: D from N, D from R, S from N, S from R */
   float *k2[ZK_N];              /* their squares (variance propagation)                  */
   int size[ZK_N];
-  int half;                     /* largest half-width                                    */
-  double f_r, f_d;              /* flux zero points (F_N = 1)                            */
-  double var_n, var_r;
-  double shift_x, shift_y;      /* template PSF offset from the science positions, px     */
+  int half;                     /* largest half-width of this node's kernels             */
   float *psf_d;                 /* P_D, unit sum                                          */
   int psf_d_size;
+} ZogyNode;
+
+typedef struct
+{
+  ZogyNode node[ZOGY_GRID * ZOGY_GRID];
+  double node_x[ZOGY_GRID], node_y[ZOGY_GRID];
+  int half;                     /* largest half-width over all nodes                     */
+  double f_r, f_d;              /* flux zero points (F_N = 1)                            */
+  double var_n, var_r;
 } ZogyData;
 
 static void
@@ -68,17 +83,20 @@ zogy_data_free (gpointer p)
   ZogyData *z = p;
   if (z == NULL)
     return;
-  for (int i = 0; i < ZK_N; i++)
+  for (int j = 0; j < ZOGY_GRID * ZOGY_GRID; j++)
     {
-      g_free (z->k[i]);
-      g_free (z->k2[i]);
+      for (int i = 0; i < ZK_N; i++)
+        {
+          g_free (z->node[j].k[i]);
+          g_free (z->node[j].k2[i]);
+        }
+      g_free (z->node[j].psf_d);
     }
-  g_free (z->psf_d);
   g_free (z);
 }
 
 static gboolean
-zogy_build (ZogyData *z, const DiaPsf *psf_n, const DiaPsf *psf_r, double cx, double cy,
+zogy_build (const ZogyData *z, ZogyNode *node, const DiaPsf *psf_n, const DiaPsf *psf_r, double cx, double cy,
             double shift_x, double shift_y, GError **error)
 {
   g_autoptr (DiaFftCache) cache = dia_fft_cache_new ();
@@ -93,7 +111,6 @@ zogy_build (ZogyData *z, const DiaPsf *psf_n, const DiaPsf *psf_r, double cx, do
 
   dia_psf_render (psf_n, cx, cy, 0, 0, pn, m);
   dia_psf_render (psf_r, cx, cy, shift_x, shift_y, pr, m);
-  z->f_d = fr * fn / d0;
   sn = dia_filter_spectrum (cache, pn, m, n);
   sr = dia_filter_spectrum (cache, pr, m, n);
   for (int i = 0; i <= ZK_N; i++)
@@ -135,28 +152,28 @@ zogy_build (ZogyData *z, const DiaPsf *psf_n, const DiaPsf *psf_r, double cx, do
       spec[ZK_N][i][0] = (float) (fr * fn * (arr * anr - ari * ani) / (z->f_d * d));
       spec[ZK_N][i][1] = (float) (fr * fn * (arr * ani + ari * anr) / (z->f_d * d));
     }
-  z->half = 0;
+  node->half = 0;
   for (int k = 0; k < ZK_N; k++)
     {
-      z->k[k] = dia_filter_kernel_from_spectrum (cache, spec[k], n, DIA_DECORRELATE_TRUNCATION,
-                                                 n / 4, &z->size[k]);
-      if (z->k[k] == NULL)
+      node->k[k] = dia_filter_kernel_from_spectrum (cache, spec[k], n, DIA_DECORRELATE_TRUNCATION,
+                                                 n / 4, &node->size[k]);
+      if (node->k[k] == NULL)
         goto out;
-      z->k2[k] = g_new (float, z->size[k] * z->size[k]);
-      for (int i = 0; i < z->size[k] * z->size[k]; i++)
-        z->k2[k][i] = z->k[k][i] * z->k[k][i];
-      z->half = MAX (z->half, z->size[k] / 2);
+      node->k2[k] = g_new (float, node->size[k] * node->size[k]);
+      for (int i = 0; i < node->size[k] * node->size[k]; i++)
+        node->k2[k][i] = node->k[k][i] * node->k[k][i];
+      node->half = MAX (node->half, node->size[k] / 2);
     }
-  z->psf_d = dia_filter_kernel_from_spectrum (cache, spec[ZK_N], n, 1e-5, n / 4,
-                                              &z->psf_d_size);
-  if (z->psf_d == NULL)
+  node->psf_d = dia_filter_kernel_from_spectrum (cache, spec[ZK_N], n, 1e-5, n / 4,
+                                              &node->psf_d_size);
+  if (node->psf_d == NULL)
     goto out;
   {
     double s = 0;
-    for (int i = 0; i < z->psf_d_size * z->psf_d_size; i++)
-      s += z->psf_d[i];
-    for (int i = 0; i < z->psf_d_size * z->psf_d_size && s != 0; i++)
-      z->psf_d[i] /= (float) s;
+    for (int i = 0; i < node->psf_d_size * node->psf_d_size; i++)
+      s += node->psf_d[i];
+    for (int i = 0; i < node->psf_d_size * node->psf_d_size && s != 0; i++)
+      node->psf_d[i] /= (float) s;
   }
   ok = TRUE;
 
@@ -200,14 +217,34 @@ flavor_zogy_prepare (DiaSubtractPlan *plan, DiaMonitor *monitor, GError **error)
                      "are not usable; check both variance planes"), z->var_n, z->var_r);
       return FALSE;
     }
-  /* The PSF models are centred on their stars' centroids, so they lose any misregistration
-   * of the two images; the kernel centroid measures it (a kernel centred at +d moves content
-   * by −d), and P_R is rendered at the template's offset from the science positions. */
-  z->shift_x = conv_t ? plan->info.kernel_dx_centre : -plan->info.kernel_dx_centre;
-  z->shift_y = conv_t ? plan->info.kernel_dy_centre : -plan->info.kernel_dy_centre;
-  if (!zogy_build (z, plan->psf_science, plan->psf_template, (s->width - 1) / 2.0,
-                   (s->height - 1) / 2.0, z->shift_x, z->shift_y, error))
-    return FALSE;
+  z->f_d = z->f_r / sqrt (z->var_n * z->f_r * z->f_r + z->var_r);
+  /* One filter set per grid node, from both PSF models evaluated there.  The PSF models are
+   * centred on their stars' centroids, so they lose any misregistration of the two images;
+   * the AL kernel centroid at the node measures it (a kernel centred at +d moves content by
+   * −d), and P_R is rendered at the template's offset from the science positions. */
+  for (int j = 0; j < ZOGY_GRID; j++)
+    {
+      z->node_x[j] = (j + 0.5) * s->width / ZOGY_GRID - 0.5;
+      z->node_y[j] = (j + 0.5) * s->height / ZOGY_GRID - 0.5;
+    }
+  z->half = 0;
+  for (int jy = 0; jy < ZOGY_GRID; jy++)
+    for (int jx = 0; jx < ZOGY_GRID; jx++)
+      {
+        ZogyNode *node = &z->node[jy * ZOGY_GRID + jx];
+        double kdx, kdy;
+        if (g_getenv ("ZOGY_CENTRE_SHIFT"))
+          dia_kernel_solution_centroid (plan->kernel, (s->width - 1) / 2.0, (s->height - 1) / 2.0, &kdx, &kdy);
+        else
+        dia_kernel_solution_centroid (plan->kernel, z->node_x[jx], z->node_y[jy], &kdx, &kdy);
+        if (g_getenv ("ZOGY_DEBUG")) g_message ("node %d %d shift %g %g", jx, jy, kdx, kdy);
+        if (!conv_t)
+          kdx = -kdx, kdy = -kdy;
+        if (!zogy_build (z, node, plan->psf_science, plan->psf_template, z->node_x[jx],
+                         z->node_y[jy], kdx, kdy, error))
+          return FALSE;
+        z->half = MAX (z->half, node->half);
+      }
   dia_subtract_timing_add (plan->info.timings, "zogy filters",
                            (g_get_monotonic_time () - t0) / 1000.0);
   return TRUE;
@@ -232,12 +269,30 @@ zogy_fill (const DiaImage *img, const DiaBackground *bg, const DiaRect *rect, do
       }
 }
 
-static gboolean
-zogy_corr (const ZogyData *z, int k, gboolean square, const float *in, const DiaRect *g,
-           float *out, int n_threads, DiaMonitor *monitor, GError **error)
+/* Grid coordinate of pixel x along an axis of n pixels: node j sits at the centre of cell j
+ * of G equal cells, and the coordinate is clamped to the outer nodes, so the filters are never
+ * extrapolated beyond the PSF models' well-constrained interior. */
+static inline double
+zogy_grid_coord (int x, int n)
 {
-  return dia_convolve_plane (in, g->width, g->height, g->width, square ? z->k2[k] : z->k[k],
-                             z->size[k], out, g->width, n_threads, monitor, error);
+  return CLAMP ((x + 0.5) * ZOGY_GRID / n - 0.5, 0.0, ZOGY_GRID - 1.0);
+}
+
+/* Bilinear weight of node j: the hat function of the grid, so the weights of neighbouring
+ * nodes sum to 1 everywhere. */
+static inline double
+zogy_weight (int x, int n, int j)
+{
+  return MAX (0.0, 1.0 - fabs (zogy_grid_coord (x, n) - j));
+}
+
+/* Pixel range [*lo, *hi] (a superset) where node j has non-zero weight along an axis of n. */
+static void
+zogy_support (int n, int j, int *lo, int *hi)
+{
+  double cell = (double) n / ZOGY_GRID;
+  *lo = j == 0 ? 0 : MAX (0, (int) floor ((j - 0.5) * cell) - 1);
+  *hi = j == ZOGY_GRID - 1 ? n - 1 : MIN (n - 1, (int) ceil ((j + 1.5) * cell) + 1);
 }
 
 static gboolean
@@ -247,11 +302,15 @@ flavor_zogy_apply (const DiaSubtractPlan *plan, const DiaRect *region,
   const ZogyData *z = plan->flavor_data;
   const DiaImage *sci = plan->science_image, *tpl = plan->template_image;
   DiaRect whole = { 0, 0, sci->width, sci->height };
-  int h = z->half + 1, nt = plan->request.n_threads;
-  DiaRect g = { region->x - h, region->y - h, region->width + 2 * h, region->height + 2 * h };
-  size_t n;
-  enum { B_N, B_R, B_VN, B_VR, B_1, B_2, B_3, B_4, B_NB };
+  int nt = plan->request.n_threads;
+  /* acc: the region plus one pixel (the astrometric gradient); g: acc plus the filter reach. */
+  DiaRect acc = { region->x - 1, region->y - 1, region->width + 2, region->height + 2 };
+  DiaRect g;
+  size_t n, na;
+  enum { B_N, B_R, B_VN, B_VR, B_T1, B_T2, B_T3, B_T4, B_NB };
+  enum { A_D, A_VD, A_SN, A_SR, A_VS, A_NB };
   float *b[B_NB] = { NULL };
+  double *a[A_NB] = { NULL };
   g_autoptr (DiaImage) diff = NULL;
   g_autoptr (DiaImage) score = NULL;
   g_autofree DiaMask *ms = NULL;
@@ -261,13 +320,24 @@ flavor_zogy_apply (const DiaSubtractPlan *plan, const DiaRect *region,
   gboolean ok = FALSE;
   gint64 t0 = g_get_monotonic_time ();
 
+  acc = dia_rect_intersect (&acc, &whole);
+  g = (DiaRect) { acc.x - z->half, acc.y - z->half, acc.width + 2 * z->half,
+                  acc.height + 2 * z->half };
   g = dia_rect_intersect (&g, &whole);
   n = (size_t) g.width * g.height;
+  na = (size_t) acc.width * acc.height;
   for (int i = 0; i < B_NB; i++)
     if ((b[i] = g_try_new (float, n)) == NULL)
       {
         g_set_error (error, DIA_ERROR, DIA_ERROR_NO_MEMORY,
                      _("ZOGY: out of memory for a %d×%d region"), g.width, g.height);
+        goto out;
+      }
+  for (int i = 0; i < A_NB; i++)
+    if ((a[i] = g_try_new0 (double, na)) == NULL)
+      {
+        g_set_error (error, DIA_ERROR, DIA_ERROR_NO_MEMORY,
+                     _("ZOGY: out of memory for a %d×%d region"), acc.width, acc.height);
         goto out;
       }
   diff = dia_image_new (region->width, region->height, error);
@@ -279,46 +349,88 @@ flavor_zogy_apply (const DiaSubtractPlan *plan, const DiaRect *region,
   zogy_fill (sci, plan->bg_science, &g, z->var_n, b[B_N], b[B_VN]);
   zogy_fill (tpl, plan->bg_template, &g, z->var_r, b[B_R], b[B_VR]);
 
-  /* D and V_D. */
-  if (!zogy_corr (z, ZK_DN, FALSE, b[B_N], &g, b[B_1], nt, monitor, error)
-      || !zogy_corr (z, ZK_DR, FALSE, b[B_R], &g, b[B_2], nt, monitor, error)
-      || !zogy_corr (z, ZK_DN, TRUE, b[B_VN], &g, b[B_3], nt, monitor, error)
-      || !zogy_corr (z, ZK_DR, TRUE, b[B_VR], &g, b[B_4], nt, monitor, error))
-    goto out;
-  for (int y = 0; y < region->height; y++)
-    for (int x = 0; x < region->width; x++)
+  /* Each node filters the part of acc where its weight is non-zero (plus its own reach), and
+   * the weighted outputs are summed: the blend is linear in the kernels, i.e. a spatially
+   * varying filter to first order.  Variances blend the squared kernels, which differs from
+   * the square of the blended kernel only to second order in the node-to-node change. */
+  for (int jy = 0; jy < ZOGY_GRID; jy++)
+    for (int jx = 0; jx < ZOGY_GRID; jx++)
       {
-        size_t o = dia_image_index (diff, x, y);
-        size_t i = (size_t) (region->y - g.y + y) * g.width + (region->x - g.x + x);
-        diff->pix[o] = (float) ((b[B_1][i] - b[B_2][i]) / z->f_d);
-        diff->var[o] = (float) (MAX (b[B_3][i] + b[B_4][i], 0.0f) / (z->f_d * z->f_d));
+        const ZogyNode *node = &z->node[jy * ZOGY_GRID + jx];
+        int xlo, xhi, ylo, yhi, hn = node->half;
+        DiaRect sub, sg;
+        size_t off;
+        zogy_support (sci->width, jx, &xlo, &xhi);
+        zogy_support (sci->height, jy, &ylo, &yhi);
+        sub = (DiaRect) { xlo, ylo, xhi - xlo + 1, yhi - ylo + 1 };
+        sub = dia_rect_intersect (&sub, &acc);
+        if (sub.width <= 0 || sub.height <= 0)
+          continue;
+        sg = (DiaRect) { sub.x - hn, sub.y - hn, sub.width + 2 * hn, sub.height + 2 * hn };
+        sg = dia_rect_intersect (&sg, &g);
+        off = (size_t) (sg.y - g.y) * g.width + (sg.x - g.x);
+        for (int pass = 0; pass < 2; pass++)
+          {
+            int kn = pass == 0 ? ZK_DN : ZK_SN, kr = pass == 0 ? ZK_DR : ZK_SR;
+            const float *kk[4] = { node->k[kn], node->k[kr], node->k2[kn], node->k2[kr] };
+            int ksz[4] = { node->size[kn], node->size[kr], node->size[kn], node->size[kr] };
+            const float *src[4] = { b[B_N], b[B_R], b[B_VN], b[B_VR] };
+            for (int c = 0; c < 4; c++)
+              if (!dia_convolve_plane (src[c] + off, sg.width, sg.height, g.width, kk[c], ksz[c],
+                                       b[B_T1 + c], sg.width, nt, monitor, error))
+                goto out;
+            for (int y = sub.y; y < sub.y + sub.height; y++)
+              {
+                double wy = zogy_weight (y, sci->height, jy);
+                if (wy <= 0)
+                  continue;
+                for (int x = sub.x; x < sub.x + sub.width; x++)
+                  {
+                    double w = wy * zogy_weight (x, sci->width, jx);
+                    size_t i = (size_t) (y - sg.y) * sg.width + (x - sg.x);
+                    size_t q = (size_t) (y - acc.y) * acc.width + (x - acc.x);
+                    if (w <= 0)
+                      continue;
+                    if (pass == 0)
+                      {
+                        a[A_D][q] += w * (b[B_T1][i] - b[B_T2][i]);
+                        a[A_VD][q] += w * (b[B_T3][i] + b[B_T4][i]);
+                      }
+                    else
+                      {
+                        a[A_SN][q] += w * b[B_T1][i];
+                        a[A_SR][q] += w * b[B_T2][i];
+                        a[A_VS][q] += w * (b[B_T3][i] + b[B_T4][i]);
+                      }
+                  }
+              }
+          }
       }
-  /* S, V_S and the astrometric term from S_N and S_R separately. */
-  if (!zogy_corr (z, ZK_SN, FALSE, b[B_N], &g, b[B_1], nt, monitor, error)
-      || !zogy_corr (z, ZK_SR, FALSE, b[B_R], &g, b[B_2], nt, monitor, error)
-      || !zogy_corr (z, ZK_SN, TRUE, b[B_VN], &g, b[B_3], nt, monitor, error)
-      || !zogy_corr (z, ZK_SR, TRUE, b[B_VR], &g, b[B_4], nt, monitor, error))
-    goto out;
+
   for (int y = 0; y < region->height; y++)
     for (int x = 0; x < region->width; x++)
       {
-        int gx = region->x - g.x + x, gy = region->y - g.y + y;
-        size_t o = dia_image_index (score, x, y), i = (size_t) gy * g.width + gx;
-        double vs = MAX (b[B_3][i] + b[B_4][i], 0.0f);
+        int gx = region->x - acc.x + x, gy = region->y - acc.y + y;
+        size_t o = dia_image_index (diff, x, y), i = (size_t) gy * acc.width + gx;
+        double vs = MAX (a[A_VS][i], 0.0);
+        diff->pix[o] = (float) (a[A_D][i] / z->f_d);
+        diff->var[o] = (float) (MAX (a[A_VD][i], 0.0) / (z->f_d * z->f_d));
+        /* The astrometric term from the gradients of S_N and S_R separately. */
         if (sa2 > 0)
-          for (int k = B_1; k <= B_2; k++)
+          for (int k = A_SN; k <= A_SR; k++)
             {
-              const float *sp = b[k];
-              int xl = MAX (gx - 1, 0), xr = MIN (gx + 1, g.width - 1);
-              int yl = MAX (gy - 1, 0), yr = MIN (gy + 1, g.height - 1);
-              double dx = (sp[(size_t) gy * g.width + xr] - sp[(size_t) gy * g.width + xl])
+              const double *sp = a[k];
+              int xl = MAX (gx - 1, 0), xr = MIN (gx + 1, acc.width - 1);
+              int yl = MAX (gy - 1, 0), yr = MIN (gy + 1, acc.height - 1);
+              double dx = (sp[(size_t) gy * acc.width + xr] - sp[(size_t) gy * acc.width + xl])
                           / MAX (xr - xl, 1);
-              double dy = (sp[(size_t) yr * g.width + gx] - sp[(size_t) yl * g.width + gx])
+              double dy = (sp[(size_t) yr * acc.width + gx] - sp[(size_t) yl * acc.width + gx])
                           / MAX (yr - yl, 1);
               vs += sa2 * (dx * dx + dy * dy);
             }
+        o = dia_image_index (score, x, y);
         score->var[o] = (float) vs;
-        score->pix[o] = vs > 0 ? (float) ((b[B_1][i] - b[B_2][i]) / sqrt (vs)) : 0.0f;
+        score->pix[o] = vs > 0 ? (float) ((a[A_SN][i] - a[A_SR][i]) / sqrt (vs)) : 0.0f;
       }
 
   /* Masks: unusable bits dilated by the kernel half-width, others OR-ed; EDGE where a kernel
@@ -370,13 +482,18 @@ flavor_zogy_apply (const DiaSubtractPlan *plan, const DiaRect *region,
   dia_image_freeze (score);
   result->diff = g_steal_pointer (&diff);
   result->score = g_steal_pointer (&score);
-  result->diff_psf = dia_psf_new_from_pixels (z->psf_d, z->psf_d_size, z->psf_d_size, NULL);
+  {
+    const ZogyNode *c = &z->node[(ZOGY_GRID / 2) * ZOGY_GRID + ZOGY_GRID / 2];
+    result->diff_psf = dia_psf_new_from_pixels (c->psf_d, c->psf_d_size, c->psf_d_size, NULL);
+  }
   dia_subtract_timing_add (result->timings, "zogy", (g_get_monotonic_time () - t0) / 1000.0);
   ok = TRUE;
 
 out:
   for (int i = 0; i < B_NB; i++)
     g_free (b[i]);
+  for (int i = 0; i < A_NB; i++)
+    g_free (a[i]);
   return ok;
 }
 
@@ -384,7 +501,7 @@ static DiaRect
 flavor_zogy_input_region (const DiaSubtractPlan *plan, const DiaRect *region)
 {
   const ZogyData *z = plan->flavor_data;
-  int h = z ? z->half + 1 : 0;
+  int h = z ? z->half + 1 : 0;   /* filter reach plus the astrometric gradient */
   DiaRect grown = { region->x - h, region->y - h, region->width + 2 * h, region->height + 2 * h };
   DiaRect whole = { 0, 0, plan->science_image->width, plan->science_image->height };
   return dia_rect_intersect (&grown, &whole);

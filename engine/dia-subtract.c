@@ -171,10 +171,12 @@ subtract_fallback_fwhm (const DiaImage *image, const GArray *stars)
   return dia_stats_select (w, n, n / 8);
 }
 
-/* Measures background, stars and PSF of one image; `which` names it in messages. */
+/* Measures background, stars and PSF of one image; `which` names it in messages.  Stage times
+ * go to `timings` (not the plan's array) so that the two images can be measured on two threads
+ * at once; the only plan fields written are the image's own psf_fallback_* flag. */
 static gboolean
 subtract_measure_image (DiaSubtractPlan *plan, DiaImage *image, gboolean is_science,
-                        const char *which,
+                        const char *which, GArray *timings,
                         DiaBackground **bg_out, GArray **stars_out, DiaPsf **psf_out,
                         DiaMonitor *monitor, GError **error)
 {
@@ -185,14 +187,14 @@ subtract_measure_image (DiaSubtractPlan *plan, DiaImage *image, gboolean is_scie
   *bg_out = dia_background_estimate (image, req->bg_mesh, DIA_MASK_UNUSABLE, monitor, &local);
   if (*bg_out == NULL)
     goto fail;
-  dia_subtract_timing_add (plan->info.timings,
+  dia_subtract_timing_add (timings,
                            is_science ? "science background" : "template background",
                            subtract_ms_since (t0));
   t0 = g_get_monotonic_time ();
   *stars_out = dia_stars_find (image, *bg_out, req->star_threshold, 5000, monitor, &local);
   if (*stars_out == NULL)
     goto fail;
-  dia_subtract_timing_add (plan->info.timings, is_science ? "science stars" : "template stars",
+  dia_subtract_timing_add (timings, is_science ? "science stars" : "template stars",
                            subtract_ms_since (t0));
   t0 = g_get_monotonic_time ();
   *psf_out = dia_psf_estimate (image, *bg_out, *stars_out, &req->psf, monitor, &local);
@@ -215,7 +217,7 @@ subtract_measure_image (DiaSubtractPlan *plan, DiaImage *image, gboolean is_scie
     }
   if (*psf_out == NULL)
     goto fail;
-  dia_subtract_timing_add (plan->info.timings, is_science ? "science psf" : "template psf",
+  dia_subtract_timing_add (timings, is_science ? "science psf" : "template psf",
                            subtract_ms_since (t0));
   return TRUE;
 
@@ -226,6 +228,79 @@ fail:
     g_set_error (error, DIA_ERROR, local->code, _("%s image (%s): %s"), which,
                  image->source ? image->source : _("in memory"), local->message);
   return FALSE;
+}
+
+/* The template's measurement, run on a second thread by subtract_measure_pair(). */
+typedef struct
+{
+  DiaSubtractPlan *plan;
+  DiaImage *image;
+  GArray *timings;
+  DiaMonitor *monitor;
+  GError *error;
+  gboolean ok;
+} SubtractMeasureJob;
+
+static gpointer
+subtract_measure_template_thread (gpointer data)
+{
+  SubtractMeasureJob *job = data;
+  DiaSubtractPlan *plan = job->plan;
+
+  job->ok = subtract_measure_image (plan, job->image, FALSE, _("Template"), job->timings,
+                                    &plan->bg_template, &plan->stars_template,
+                                    &plan->psf_template, job->monitor, &job->error);
+  return NULL;
+}
+
+/* Measures both images.  With n_threads ≥ 2 the template is measured on its own thread while
+ * the calling thread measures the science image: the stages are independent (each writes only
+ * its own plan fields), and overlapping them hides their serial parts (peak finding, PSF star
+ * selection, GSL fits) that a parallel loop inside one image cannot.  The stages' own parallel
+ * loops still run inside each thread — that is two separate dia_parallel_for() calls, not a
+ * nested one — so the cores stay busy when one image finishes first.  The results are identical
+ * to the sequential order; stage times are then wall times under contention. */
+static gboolean
+subtract_measure_pair (DiaSubtractPlan *plan, DiaImage *tmpl, DiaImage *sci, DiaMonitor *monitor,
+                       GError **error)
+{
+  g_autoptr (GArray) t_sci = g_array_new (FALSE, FALSE, sizeof (DiaStageTiming));
+  g_autoptr (GArray) t_tmpl = g_array_new (FALSE, FALSE, sizeof (DiaStageTiming));
+  int nt = plan->request.n_threads > 0 ? plan->request.n_threads : dia_parallel_default_threads ();
+  SubtractMeasureJob job = { plan, tmpl, t_tmpl, monitor, NULL, TRUE };
+  g_autoptr (GError) sci_error = NULL;
+  GThread *thread = NULL;
+  gboolean sci_ok;
+
+  if (nt >= 2)
+    thread = g_thread_try_new ("dia-measure", subtract_measure_template_thread, &job, NULL);
+  sci_ok = subtract_measure_image (plan, sci, TRUE, _("Science"), t_sci, &plan->bg_science,
+                                   &plan->stars_science, &plan->psf_science, monitor, &sci_error);
+  if (thread != NULL)
+    g_thread_join (thread);
+  else if (sci_ok)
+    {
+      dia_monitor_stage (monitor, "measure", 0.5);
+      subtract_measure_template_thread (&job);
+    }
+  else
+    job.ok = FALSE;
+
+  /* The science image's error first, as in the sequential order. */
+  if (!sci_ok)
+    {
+      g_clear_error (&job.error);
+      g_propagate_error (error, g_steal_pointer (&sci_error));
+      return FALSE;
+    }
+  if (!job.ok)
+    {
+      g_propagate_error (error, job.error);
+      return FALSE;
+    }
+  g_array_append_vals (plan->info.timings, t_sci->data, t_sci->len);
+  g_array_append_vals (plan->info.timings, t_tmpl->data, t_tmpl->len);
+  return TRUE;
 }
 
 DiaSubtractPlan *
@@ -282,12 +357,7 @@ dia_subtract_plan_with_psfs (DiaImage *tmpl, DiaImage *sci, DiaPsf *psf_template
     }
 
   dia_monitor_stage (monitor, "measure", 0.0);
-  if (!subtract_measure_image (plan, sci, TRUE, _("Science"), &plan->bg_science, &plan->stars_science,
-                               &plan->psf_science, monitor, error))
-    return NULL;
-  dia_monitor_stage (monitor, "measure", 0.5);
-  if (!subtract_measure_image (plan, tmpl, FALSE, _("Template"), &plan->bg_template,
-                               &plan->stars_template, &plan->psf_template, monitor, error))
+  if (!subtract_measure_pair (plan, tmpl, sci, monitor, error))
     return NULL;
   dia_monitor_stage (monitor, "measure", 1.0);
   if (psf_template != NULL)

@@ -334,6 +334,8 @@ ds_application_startup (GApplication *app)
     { "win.show-stamps", { "s", NULL } },
     { "win.show-quiver", { "q", NULL } },
     { "win.show-parameters", { "F9", NULL } },
+    { "win.show-detections", { "d", NULL } },
+    { "win.show-catalog", { "F10", NULL } },
     { "win.export", { "<Control>e", NULL } },
     { "win.save-session", { "<Control>s", NULL } },
     { "win.load-session", { "<Control><Shift>o", NULL } },

@@ -7,6 +7,7 @@
 
 #include "ds-job-runner.h"
 
+#include "dia-measure.h"
 #include "dia-subtract.h"
 
 G_BEGIN_DECLS
@@ -21,15 +22,24 @@ typedef struct
   gboolean has_region;          /* compute this rectangle first (the visible area + margin) */
   DiaRect region;
   char *reason;                 /* what changed, for the timing log (may be NULL)          */
+  DiaSubtractResult *cached;    /* detection only: rerun detection on this full-frame       */
+                                /* result with request.detect, no plan, no execute (ref)   */
 } DsSubtractInput;
 
 /* Takes new references to tmpl, sci and plan (plan may be NULL); request is copied. */
 DsSubtractInput *ds_subtract_input_new (DiaImage *tmpl, DiaImage *sci,
                                         const DiaSubtractRequest *request,
                                         DiaSubtractPlan *plan, const char *reason);
+/* A detection-only rerun (only DIA_STAGE_DETECT parameters changed): takes a new reference
+ * to cached, a full-frame result; request is copied and its detect fields are used. */
+DsSubtractInput *ds_subtract_input_new_detect (DiaSubtractResult *cached,
+                                               const DiaSubtractRequest *request,
+                                               const char *reason);
 void             ds_subtract_input_free (DsSubtractInput *input);
 
-/* What the job publishes: first (optionally) the region, then the full frame. */
+/* What the job publishes: first (optionally) the region, then the full frame, then the
+ * catalogue detected on it (catalog != NULL; result is then the frame it was detected on).
+ * A detection-only job publishes the catalogue output alone. */
 typedef struct
 {
   DiaSubtractResult *result;    /* ref                                                    */
@@ -38,6 +48,9 @@ typedef struct
   double plan_ms;               /* planning time in this job (0 when reused)               */
   double execute_ms;            /* this execute call                                      */
   gint64 submit_time;           /* monotonic µs of the request, for latency logs          */
+  DiaCatalog *catalog;          /* ref, or NULL for image outputs                          */
+  gboolean detection_only;      /* the job only reran detection on a cached result         */
+  double detect_ms;             /* detection + measurement time                            */
 } DsSubtractOutput;
 
 void ds_subtract_output_free (DsSubtractOutput *output);
@@ -47,6 +60,11 @@ void ds_subtract_output_free (DsSubtractOutput *output);
  * parameter still needs a new plan; only viewport changes and NONE-stage parameters reuse). */
 gboolean ds_subtract_plan_matches (const DiaSubtractPlan *plan, const DiaImage *tmpl,
                                    const DiaImage *sci, const DiaSubtractRequest *request);
+
+/* Whether only detection needs to run for request: cached is a full-frame result whose plan
+ * matches (ds_subtract_plan_matches) the same inputs and request up to the APPLY stage. */
+gboolean ds_subtract_detection_only (const DiaSubtractResult *cached, const DiaImage *tmpl,
+                                     const DiaImage *sci, const DiaSubtractRequest *request);
 
 /* The DsJobFunc (user_data unused).  Worker thread. */
 gboolean ds_subtract_job_run (DsJob *job, gpointer input, gpointer user_data, GError **error);

@@ -20,6 +20,14 @@
  * ±5σ diverging map so that positive and negative residuals read at a glance; the global
  * stretch and colormap choices apply to the template and science panes.
  *
+ * Detections: every full-frame result is followed, in the same job, by its catalogue
+ * (dia_detect_and_measure).  When only DETECT-stage parameters change (threshold, polarity,
+ * growth…), the window submits a detection-only job on its cached result, so no plan, fit or
+ * convolution runs (ds_subtract_detection_only).  The catalogue is drawn on the difference
+ * (positive magenta circles, negative cyan circles, dipoles orange; flagged sources as
+ * squares of the same colour) and listed in a GtkColumnView in the side pane; selecting a row
+ * centres the difference on the source, clicking a marker selects its row.
+ *
  * Overlays: the plan's stamps on the science and difference panes (used in green, reserve
  * in grey, rejected in red with the reason as tooltip) and the kernel-centroid quiver on the
  * difference (arrow scale from win.quiver-scale).  A/B: win.pin-a keeps the current result;
@@ -81,6 +89,10 @@ struct _DsWindow
   DsImageView *science_view;
   DsImageView *difference_view;
   GtkWidget *param_scroller;
+  GtkWidget *side_box;
+  GtkWidget *catalog_box;
+  GtkLabel *catalog_label;
+  GtkColumnView *catalog_view;
   GtkProgressBar *progress_bar;
   GtkLabel *pixel_label;
   GtkLabel *status_label;
@@ -120,6 +132,10 @@ struct _DsWindow
   int script_step, action_step;
   guint script_id;
   GString *report;                    /* --report text, or NULL                              */
+  DiaCatalog *catalog;                /* of self->result with the current detect params      */
+  GtkStringList *catalog_rows;        /* one item per source: its index in catalog->sources  */
+  GtkSingleSelection *catalog_selection;
+  gboolean selecting_from_click;      /* a marker click selects: do not recentre the view    */
 };
 
 G_DEFINE_FINAL_TYPE (DsWindow, ds_window, GTK_TYPE_APPLICATION_WINDOW)
@@ -156,6 +172,8 @@ pane_name (DsPaneId id)
 static void window_submit (DsWindow *self, const char *reason);
 static void window_report (DsWindow *self, const char *format, ...) G_GNUC_PRINTF (2, 3);
 static void window_update_difference (DsWindow *self);
+static void window_set_catalog (DsWindow *self, DiaCatalog *catalog);
+static void window_update_side_box (DsWindow *self);
 
 static GSettings *
 window_settings (DsWindow *self)
@@ -324,6 +342,15 @@ window_write_report (DsWindow *self)
           window_report (self, "stamp-used %.3f %.3f %.3f", st->x, st->y,
                          0.5 * self->result->plan->info.basis.size);
       }
+  for (guint i = 0; self->catalog != NULL && i < self->catalog->sources->len; i++)
+    {
+      const DiaSource *src = &g_array_index (self->catalog->sources, DiaSource, i);
+
+      window_report (self, "source %d %.3f %.3f %s %s", src->id, src->x, src->y,
+                     src->is_dipole ? "dipole" : src->is_negative ? "negative" : "positive",
+                     (src->flags & ~(guint32) DIA_SOURCE_DIPOLE_ATTEMPTED) != 0 ? "flagged"
+                                                                              : "clean");
+    }
   if (!g_file_set_contents (path, self->report->str, -1, &error))
     g_printerr ("diffscope: %s\n", error->message);
 }
@@ -402,6 +429,7 @@ window_show_pair (DsWindow *self, DsPair *pair)
   ds_job_runner_cancel (self->runner);
   g_clear_pointer (&self->result, dia_subtract_result_unref);
   g_clear_pointer (&self->pinned, dia_subtract_result_unref);
+  g_clear_pointer (&self->catalog, dia_catalog_unref);
   g_clear_pointer (&self->a_minus_b, dia_image_unref);
   ds_image_view_set_image (self->views[DS_PANE_DIFFERENCE], NULL);
   for (int l = 0; l < DS_IMAGE_VIEW_N_LAYERS; l++)
@@ -500,6 +528,7 @@ enum
 {
   LAYER_STAMPS,
   LAYER_QUIVER,
+  LAYER_DETECTIONS,
 };
 
 /* delay_ms: the debounce of this change (40 ms for spin buttons and typing, 0 for discrete
@@ -513,6 +542,18 @@ window_submit_with_delay (DsWindow *self, const char *reason, guint delay_ms)
 
   if (self->inputs[0] == NULL || self->inputs[1] == NULL)
     return;
+  /* Only detection parameters changed: detect again on the frame already computed. */
+  if (ds_subtract_detection_only (self->result, self->inputs[0], self->inputs[1],
+                                  &self->request))
+    {
+      input = ds_subtract_input_new_detect (self->result, &self->request, reason);
+      gen = ds_job_runner_submit_with_delay (self->runner, input,
+                                             (GDestroyNotify) ds_subtract_input_free, delay_ms);
+      window_report (self, "submitted %" G_GUINT64_FORMAT " %s detection", gen,
+                     reason != NULL ? reason : "inputs");
+      gtk_spinner_start (GTK_SPINNER (self->spinner));
+      return;
+    }
   input = ds_subtract_input_new (self->inputs[0], self->inputs[1], &self->request,
                                  self->result != NULL ? self->result->plan : NULL, reason);
   /* Exactly the visible area of the difference first: no panning margin, because the full
@@ -688,6 +729,238 @@ window_update_overlays (DsWindow *self)
   ds_image_view_set_layer_visible (self->views[DS_PANE_DIFFERENCE], LAYER_QUIVER,
                                    state != NULL && g_variant_get_boolean (state));
   g_clear_pointer (&state, g_variant_unref);
+}
+
+/* --- detections ---------------------------------------------------------------------------- */
+
+/* Flags that make a measurement doubtful; DIPOLE_ATTEMPTED is informative only. */
+static gboolean
+source_is_flagged (const DiaSource *src)
+{
+  return (src->flags & ~(guint32) DIA_SOURCE_DIPOLE_ATTEMPTED) != 0;
+}
+
+static void
+window_update_detection_markers (DsWindow *self)
+{
+  g_autoptr (GArray) markers = NULL;
+  GVariant *state;
+  double radius;
+
+  if (self->catalog == NULL)
+    return;
+  /* About two FWHM: the ring sits around the PSF core instead of on it. */
+  radius = isfinite (self->catalog->psf_fwhm) && self->catalog->psf_fwhm > 0
+             ? CLAMP (2.0 * self->catalog->psf_fwhm, 4.0, 30.0) : 6.0;
+  markers = ds_marker_array_new ();
+  for (guint i = 0; i < self->catalog->sources->len; i++)
+    {
+      const DiaSource *src = &g_array_index (self->catalog->sources, DiaSource, i);
+      DsMarker m = { 0 };
+      const char *kind;
+
+      m.x = src->x;
+      m.y = src->y;
+      m.size = radius;
+      m.shape = source_is_flagged (src) ? DS_MARKER_SQUARE : DS_MARKER_CIRCLE;
+      if (src->is_dipole)
+        {
+          m.rgba = 0xff8c00ff;
+          kind = _("dipole");
+        }
+      else if (src->is_negative)
+        {
+          m.rgba = 0x00e5ffff;
+          kind = _("negative");
+        }
+      else
+        {
+          m.rgba = 0xff00ffff;
+          kind = _("positive");
+        }
+      /* Translators: tooltip of a detection marker: id, kind, S/N, PSF flux, flags */
+      m.tooltip = g_strdup_printf (_("Source %d (%s): S/N %.1f, PSF flux %.1f ± %.1f, "
+                                     "flags 0x%x"), src->id, kind, src->snr, src->psf_flux,
+                                   src->psf_flux_err, src->flags);
+      g_array_append_val (markers, m);
+    }
+  ds_image_view_set_markers (self->views[DS_PANE_DIFFERENCE], LAYER_DETECTIONS, markers);
+  state = g_action_group_get_action_state (G_ACTION_GROUP (self), "show-detections");
+  ds_image_view_set_layer_visible (self->views[DS_PANE_DIFFERENCE], LAYER_DETECTIONS,
+                                   state == NULL || g_variant_get_boolean (state));
+  g_clear_pointer (&state, g_variant_unref);
+}
+
+/* Takes a new reference to catalog; refreshes the markers and the table. */
+static void
+window_set_catalog (DsWindow *self, DiaCatalog *catalog)
+{
+  g_autofree char *title = NULL;
+  guint n_old = g_list_model_get_n_items (G_LIST_MODEL (self->catalog_rows));
+  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (g_free);
+  int n_pos = 0, n_neg = 0, n_dip = 0, n_flag = 0;
+
+  dia_catalog_ref (catalog);
+  g_clear_pointer (&self->catalog, dia_catalog_unref);
+  self->catalog = catalog;
+  for (guint i = 0; i < catalog->sources->len; i++)
+    {
+      const DiaSource *src = &g_array_index (catalog->sources, DiaSource, i);
+
+      g_ptr_array_add (rows, g_strdup_printf ("%u", i));
+      n_dip += src->is_dipole;
+      n_neg += !src->is_dipole && src->is_negative;
+      n_pos += !src->is_dipole && !src->is_negative;
+      n_flag += source_is_flagged (src);
+    }
+  g_ptr_array_add (rows, NULL);
+  gtk_string_list_splice (self->catalog_rows, 0, n_old, (const char *const *) rows->pdata);
+  /* Translators: heading of the catalogue table */
+  title = g_strdup_printf (_("%u sources at %.1f σ: %d positive, %d negative, %d dipoles, "
+                             "%d flagged"), catalog->sources->len, catalog->params.threshold,
+                           n_pos, n_neg, n_dip, n_flag);
+  gtk_label_set_text (self->catalog_label, title);
+  window_update_detection_markers (self);
+}
+
+/* The source of a catalogue row item (a GtkStringObject holding the source index). */
+static const DiaSource *
+window_row_source (DsWindow *self, GtkStringObject *item)
+{
+  guint64 i;
+
+  if (self->catalog == NULL || item == NULL
+      || !g_ascii_string_to_unsigned (gtk_string_object_get_string (item), 10, 0,
+                                      self->catalog->sources->len - 1, &i, NULL))
+    return NULL;
+  return &g_array_index (self->catalog->sources, DiaSource, i);
+}
+
+enum
+{
+  COLUMN_ID,
+  COLUMN_X,
+  COLUMN_Y,
+  COLUMN_SNR,
+  COLUMN_PSF_FLUX,
+  COLUMN_FLAGS,
+  N_COLUMNS,
+};
+
+static void
+on_catalog_setup (GtkSignalListItemFactory *factory, GtkListItem *item, DsWindow *self)
+{
+  GtkWidget *label = gtk_label_new (NULL);
+
+  gtk_label_set_xalign (GTK_LABEL (label), 1.0);
+  gtk_widget_add_css_class (label, "numeric");
+  gtk_list_item_set_child (item, label);
+}
+
+static void
+on_catalog_bind (GtkSignalListItemFactory *factory, GtkListItem *item, DsWindow *self)
+{
+  int column = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (factory), "ds-column"));
+  const DiaSource *src = window_row_source (self, gtk_list_item_get_item (item));
+  g_autofree char *text = NULL;
+
+  if (src == NULL)
+    text = g_strdup ("");
+  else if (column == COLUMN_ID)
+    text = g_strdup_printf ("%d", src->id);
+  else if (column == COLUMN_X)
+    text = g_strdup_printf ("%.1f", src->x);
+  else if (column == COLUMN_Y)
+    text = g_strdup_printf ("%.1f", src->y);
+  else if (column == COLUMN_SNR)
+    text = g_strdup_printf ("%.1f", src->snr);
+  else if (column == COLUMN_PSF_FLUX)
+    text = g_strdup_printf ("%.1f", src->psf_flux);
+  else
+    text = g_strdup_printf ("0x%x", src->flags);
+  gtk_label_set_text (GTK_LABEL (gtk_list_item_get_child (item)), text);
+}
+
+/* Row → image: centre the difference (and, when locked, every pane) on the source. */
+static void
+on_catalog_selected (GtkSingleSelection *selection, GParamSpec *pspec, DsWindow *self)
+{
+  const DiaSource *src = window_row_source (self, gtk_single_selection_get_selected_item
+                                                    (selection));
+
+  if (src == NULL || self->selecting_from_click)
+    return;
+  ds_image_view_set_center (self->views[DS_PANE_DIFFERENCE], src->x, src->y);
+}
+
+/* Image → row: a primary click within a marker's radius (at least 6 screen px) selects the
+ * nearest source. */
+static void
+on_difference_clicked (GtkGestureClick *gesture, int n_press, double wx, double wy,
+                       DsWindow *self)
+{
+  DsImageView *view = self->views[DS_PANE_DIFFERENCE];
+  double ix, iy, best = G_MAXDOUBLE, reach;
+  guint best_i = GTK_INVALID_LIST_POSITION;
+
+  if (self->catalog == NULL)
+    return;
+  ds_image_view_widget_to_image (view, wx, wy, &ix, &iy);
+  reach = MAX (CLAMP (2.0 * self->catalog->psf_fwhm, 4.0, 30.0),
+               6.0 / MAX (ds_image_view_get_zoom (view), 1e-6));
+  for (guint i = 0; i < self->catalog->sources->len; i++)
+    {
+      const DiaSource *src = &g_array_index (self->catalog->sources, DiaSource, i);
+      double d = hypot (src->x - ix, src->y - iy);
+
+      if (d <= reach && d < best)
+        {
+          best = d;
+          best_i = i;
+        }
+    }
+  if (best_i == GTK_INVALID_LIST_POSITION)
+    return;
+  self->selecting_from_click = TRUE;
+  gtk_single_selection_set_selected (self->catalog_selection, best_i);
+  self->selecting_from_click = FALSE;
+  window_report (self, "selected %d", g_array_index (self->catalog->sources, DiaSource,
+                                                     best_i).id);
+}
+
+static void
+window_init_catalog (DsWindow *self)
+{
+  static const char *const titles[N_COLUMNS] = {
+    N_("Id"), N_("x"), N_("y"), N_("S/N"), N_("PSF flux"), N_("Flags"),
+  };
+  GtkGesture *click;
+
+  self->catalog_rows = gtk_string_list_new (NULL);
+  self->catalog_selection = gtk_single_selection_new (
+      G_LIST_MODEL (g_object_ref (self->catalog_rows)));
+  gtk_single_selection_set_autoselect (self->catalog_selection, FALSE);
+  gtk_single_selection_set_can_unselect (self->catalog_selection, TRUE);
+  gtk_column_view_set_model (self->catalog_view, GTK_SELECTION_MODEL (self->catalog_selection));
+  for (int c = 0; c < N_COLUMNS; c++)
+    {
+      GtkListItemFactory *factory = gtk_signal_list_item_factory_new ();
+      GtkColumnViewColumn *column;
+
+      g_object_set_data (G_OBJECT (factory), "ds-column", GINT_TO_POINTER (c));
+      g_signal_connect (factory, "setup", G_CALLBACK (on_catalog_setup), self);
+      g_signal_connect (factory, "bind", G_CALLBACK (on_catalog_bind), self);
+      column = gtk_column_view_column_new (_(titles[c]), factory);
+      gtk_column_view_append_column (self->catalog_view, column);
+      g_object_unref (column);
+    }
+  g_signal_connect (self->catalog_selection, "notify::selected",
+                    G_CALLBACK (on_catalog_selected), self);
+  click = gtk_gesture_click_new ();
+  gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (click), GDK_BUTTON_PRIMARY);
+  g_signal_connect (click, "released", G_CALLBACK (on_difference_clicked), self);
+  gtk_widget_add_controller (GTK_WIDGET (self->views[DS_PANE_DIFFERENCE]),
+                             GTK_EVENT_CONTROLLER (click));
 }
 
 static void
@@ -898,6 +1171,27 @@ on_job_published (DsJobRunner *runner, guint64 generation, gpointer output, gboo
   DsSubtractOutput *out = output;
   DiaSubtractResult *r = out->result;
 
+  if (out->catalog != NULL)
+    {
+      window_report (self, "published %" G_GUINT64_FORMAT " detection", generation);
+      /* A detection-only job may finish after a newer full frame has been shown only if it
+       * was not superseded, which the runner guarantees; still, never pair a catalogue with
+       * a frame it was not detected on. */
+      if (out->detection_only && out->result != self->result)
+        return;
+      if (!out->detection_only)
+        {
+          g_clear_pointer (&self->result, dia_subtract_result_unref);
+          self->result = dia_subtract_result_ref (r);
+        }
+      window_set_catalog (self, out->catalog);
+      g_debug ("rerun %" G_GUINT64_FORMAT ": catalogue (%u sources) shown %.1f ms after the "
+               "change", generation, out->catalog->sources->len,
+               (g_get_monotonic_time () - out->submit_time) / 1000.0);
+      if (out->detection_only)
+        window_log_next_paint (self, out->submit_time, FALSE);
+      return;
+    }
   if (out->is_region)
     window_report (self, "published %" G_GUINT64_FORMAT " region", generation);
 
@@ -1140,6 +1434,35 @@ on_show_parameters_changed (GSimpleAction *action, GVariant *state, gpointer use
 
   g_simple_action_set_state (action, state);
   gtk_widget_set_visible (self->param_scroller, g_variant_get_boolean (state));
+  window_update_side_box (self);
+}
+
+static void
+on_show_detections_changed (GSimpleAction *action, GVariant *state, gpointer user_data)
+{
+  DsWindow *self = user_data;
+
+  g_simple_action_set_state (action, state);
+  ds_image_view_set_layer_visible (self->views[DS_PANE_DIFFERENCE], LAYER_DETECTIONS,
+                                   g_variant_get_boolean (state));
+}
+
+/* The side pane shows when either of its parts does. */
+static void
+window_update_side_box (DsWindow *self)
+{
+  gtk_widget_set_visible (self->side_box, gtk_widget_get_visible (self->param_scroller)
+                                            || gtk_widget_get_visible (self->catalog_box));
+}
+
+static void
+on_show_catalog_changed (GSimpleAction *action, GVariant *state, gpointer user_data)
+{
+  DsWindow *self = user_data;
+
+  g_simple_action_set_state (action, state);
+  gtk_widget_set_visible (self->catalog_box, g_variant_get_boolean (state));
+  window_update_side_box (self);
 }
 
 static void
@@ -1614,6 +1937,10 @@ ds_window_dispose (GObject *object)
     }
   if (self->lock_bindings != NULL)
     window_apply_lock (self, FALSE);
+  if (self->catalog_selection != NULL)
+    g_signal_handlers_disconnect_by_data (self->catalog_selection, self);
+  g_clear_object (&self->catalog_selection);
+  g_clear_object (&self->catalog_rows);
   gtk_widget_dispose_template (GTK_WIDGET (self), DS_TYPE_WINDOW);
   G_OBJECT_CLASS (ds_window_parent_class)->dispose (object);
 }
@@ -1669,6 +1996,10 @@ ds_window_class_init (DsWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, DsWindow, science_view);
   gtk_widget_class_bind_template_child (widget_class, DsWindow, difference_view);
   gtk_widget_class_bind_template_child (widget_class, DsWindow, param_scroller);
+  gtk_widget_class_bind_template_child (widget_class, DsWindow, side_box);
+  gtk_widget_class_bind_template_child (widget_class, DsWindow, catalog_box);
+  gtk_widget_class_bind_template_child (widget_class, DsWindow, catalog_label);
+  gtk_widget_class_bind_template_child (widget_class, DsWindow, catalog_view);
   gtk_widget_class_bind_template_child (widget_class, DsWindow, progress_bar);
   gtk_widget_class_bind_template_child (widget_class, DsWindow, pixel_label);
   gtk_widget_class_bind_template_child (widget_class, DsWindow, status_label);
@@ -1704,6 +2035,8 @@ ds_window_init (DsWindow *self)
     { "show-stamps", NULL, NULL, "true", on_show_stamps_changed, { 0 } },
     { "show-parameters", NULL, NULL, "false", on_show_parameters_changed, { 0 } },
     { "show-quiver", NULL, NULL, "false", on_show_quiver_changed, { 0 } },
+    { "show-detections", NULL, NULL, "true", on_show_detections_changed, { 0 } },
+    { "show-catalog", NULL, NULL, "false", on_show_catalog_changed, { 0 } },
     { "quiver-scale", NULL, "d", "1.0", on_quiver_scale_changed, { 0 } },
   };
   DiaRenderParams diff_params;
@@ -1741,6 +2074,7 @@ ds_window_init (DsWindow *self)
   gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (self->param_scroller),
                                  GTK_WIDGET (self->panel));
   g_signal_connect (self->panel, "changed", G_CALLBACK (on_panel_changed), self);
+  window_init_catalog (self);
 
   self->runner = ds_job_runner_new (ds_subtract_job_run, NULL, 40);
   g_signal_connect (self->runner, "published", G_CALLBACK (on_job_published), self);
