@@ -95,6 +95,7 @@ subtract_annotate_csv (const char *csv, const SubtractOptions *o,
 {
   g_autofree char *body = NULL;
   g_autofree char *tabs = NULL, *sabs = NULL, *dabs = NULL, *diff = NULL, *text = NULL;
+  g_autofree char *matched = NULL, *mline = NULL;
 
   if (!g_file_get_contents (csv, &body, NULL, error))
     return FALSE;
@@ -102,9 +103,16 @@ subtract_annotate_csv (const char *csv, const SubtractOptions *o,
   tabs = g_canonicalize_filename (o->template_path, NULL);
   sabs = g_canonicalize_filename (o->science_path, NULL);
   dabs = g_canonicalize_filename (diff, NULL);
-  text = g_strdup_printf ("# template: %s\n# science: %s\n# difference: %s\n"
+  matched = g_strconcat (o->output, "_matched.fits", NULL);
+  if (!o->no_matched && g_file_test (matched, G_FILE_TEST_EXISTS))
+    {
+      g_autofree char *mabs = g_canonicalize_filename (matched, NULL);
+      mline = g_strdup_printf ("# matched: %s\n", mabs);
+    }
+  text = g_strdup_printf ("# template: %s\n# science: %s\n# difference: %s\n%s"
                           "# config_hash: %016" G_GINT64_MODIFIER "x\n%s",
-                          tabs, sabs, dabs, dia_params_hash (req, DIA_STAGE_APPLY), body);
+                          tabs, sabs, dabs, mline ? mline : "",
+                          dia_params_hash (req, DIA_STAGE_APPLY), body);
   return g_file_set_contents (csv, text, -1, error);
 }
 

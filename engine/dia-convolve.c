@@ -1169,6 +1169,8 @@ dia_convolve_image (const DiaImage *in, const DiaKernelSolution *sol, const DiaR
       pix.use_fft = conv_fft_cost (ks, n_terms) < conv_direct_cost (ks, n_terms);
       var.use_fft = conv_fft_cost (ks, n_products) < conv_direct_cost (ks, 1);
     }
+  if (g_getenv ("PERFVAR")) var.use_fft = atoi (g_getenv ("PERFVAR"));
+  if (g_getenv ("PERFPIX")) pix.use_fft = atoi (g_getenv ("PERFPIX"));
   fft_n = conv_pick_fft_size (ks);
   pix.fft_n = var.fft_n = fft_n;
 
@@ -1246,10 +1248,13 @@ dia_convolve_image (const DiaImage *in, const DiaKernelSolution *sol, const DiaR
               ok = FALSE;
             }
         }
+      gint64 T0 = g_get_monotonic_time ();
       if (ok)
         ok = conv_run_pass (&pix, nt, cache, error);
+      gint64 T1 = g_get_monotonic_time ();
       if (ok)
         ok = conv_run_pass (&var, nt, cache, error);
+      if (g_getenv ("PERFDBG")) g_printerr ("PERFDBG ks=%d M=%d N=%d fft=%d/%d img=%.1f var=%.1f rect=%dx%d\n", ks, n_terms, fft_n, pix.use_fft, var.use_fft, (T1-T0)/1e3, (g_get_monotonic_time ()-T1)/1e3, rect.width, rect.height);
     }
 
   if (ok && interior)
@@ -1261,7 +1266,9 @@ dia_convolve_image (const DiaImage *in, const DiaKernelSolution *sol, const DiaR
       mp.work = pix.work;
       mp.monitor = monitor;
       dia_monitor_stage (monitor, CONV_STAGE_MASK, 0.0);
+      gint64 T2 = g_get_monotonic_time ();
       ok = dia_parallel_for (mp.total, 1, nt, conv_mask_item, &mp, monitor, error);
+      if (g_getenv ("PERFDBG")) g_printerr ("PERFDBG mask=%.1f\n", (g_get_monotonic_time ()-T2)/1e3);
       if (ok)
         dia_monitor_stage (monitor, CONV_STAGE_MASK, 1.0);
     }

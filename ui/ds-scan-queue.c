@@ -23,6 +23,7 @@ ds_scan_candidate_free (DsScanCandidate *candidate)
   g_free (candidate->template_path);
   g_free (candidate->science_path);
   g_free (candidate->difference_path);
+  g_free (candidate->matched_path);
   g_free (candidate->flags);
   g_free (candidate->config_hash);
   g_free (candidate);
@@ -251,6 +252,7 @@ queue_load_catalogue (const char *path, char **lines, GError **error)
   g_autoptr (GPtrArray) candidates = candidates_new ();
   g_autofree char *base_dir = g_path_get_dirname (path);
   g_autofree char *template = NULL, *science = NULL, *difference = NULL, *hash = NULL;
+  g_autofree char *matched = NULL;
   int col_x = -1, col_y = -1, col_id = -1, col_snr = -1, col_flux = -1, col_flags = -1;
   gboolean have_header = FALSE;
 
@@ -278,6 +280,8 @@ queue_load_catalogue (const char *path, char **lines, GError **error)
             g_free (science), science = resolve_path (base_dir, colon);
           else if (g_ascii_strcasecmp (key, "difference") == 0)
             g_free (difference), difference = resolve_path (base_dir, colon);
+          else if (g_ascii_strcasecmp (key, "matched") == 0)
+            g_free (matched), matched = resolve_path (base_dir, colon);
           else if (g_ascii_strcasecmp (key, "config_hash") == 0)
             g_free (hash), hash = g_strdup (colon);
           continue;
@@ -326,6 +330,7 @@ queue_load_catalogue (const char *path, char **lines, GError **error)
       c->template_path = g_strdup (template);
       c->science_path = g_strdup (science);
       c->difference_path = g_strdup (difference);
+      c->matched_path = g_strdup (matched);
       c->config_hash = g_strdup (hash);
       c->x = x;
       c->y = y;

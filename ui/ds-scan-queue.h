@@ -31,6 +31,7 @@ typedef struct
   char *template_path;      /* NULL when unknown                                             */
   char *science_path;
   char *difference_path;    /* NULL when the source has no difference image                  */
+  char *matched_path;       /* the PSF-matched (convolved) image when known, else NULL       */
   double x, y;              /* 0-based pixel of the science image; NAN = stamp centre        */
   double snr;               /* NAN when unknown                                              */
   double flux;              /* NAN when unknown (catalogues)                                 */

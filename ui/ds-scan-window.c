@@ -69,7 +69,7 @@ struct _DsScanWindow
   GtkRevealer *toast_revealer;
   GtkLabel *toast_label;
 
-  GtkPicture *stamp_pictures[3];
+  GtkPicture *stamp_pictures[4];   /* template, science, difference, matched template */
   GtkPicture *grid_pictures[GRID_COLUMNS * GRID_ROWS];
   GtkLabel *grid_labels[GRID_COLUMNS * GRID_ROWS];
 
@@ -364,14 +364,17 @@ scan_params_for (DsScanWindow *self, const DsScanCandidate *c, const DiaImage *s
 static void
 scan_render_single (DsScanWindow *self, DsScanCandidate *c)
 {
-  const char *paths[3] = { c->template_path, c->science_path, c->difference_path };
-  DiaImage *images[3] = { NULL, NULL, NULL };
+  const char *paths[4] = { c->template_path, c->science_path, c->difference_path,
+                           c->matched_path };
+  DiaImage *images[4] = { NULL, NULL, NULL, NULL };
   g_autoptr (GString) errors = g_string_new (NULL);
   DiaRenderParams direct, difference;
 
-  for (int k = 0; k < 3; k++)
+  for (int k = 0; k < 4; k++)
     {
       g_autoptr (GError) error = NULL;
+      if (paths[k] == NULL && k == 3)
+        continue;
       images[k] = scan_load_image (self, paths[k], !c->is_cutout, &error);
       if (error != NULL)
         g_string_append_printf (errors, "%s\n", error->message);
@@ -380,11 +383,16 @@ scan_render_single (DsScanWindow *self, DsScanCandidate *c)
   if (images[2] != NULL)
     scan_compute_limits (c, images[2], &difference);
   difference.limits = DIA_LIMITS_MANUAL;
-  for (int k = 0; k < 3; k++)
+  /* The matched template (when the catalogue names it) shares the science stretch: it is on
+   * the science PSF and flux scale, so it shows what was actually subtracted. */
+  gtk_widget_set_visible (gtk_widget_get_parent (GTK_WIDGET (self->stamp_pictures[3])),
+                          c->matched_path != NULL);
+  for (int k = 0; k < 4; k++)
     {
-      g_autoptr (GdkTexture) texture = scan_render_stamp (c, images[k],
-                                                          k == 2 ? &difference : &direct,
-                                                          STAMP_SIZE);
+      g_autoptr (GdkTexture) texture = NULL;
+      if (k == 3 && c->matched_path == NULL)
+        continue;
+      texture = scan_render_stamp (c, images[k], k == 2 ? &difference : &direct, STAMP_SIZE);
       gtk_picture_set_paintable (self->stamp_pictures[k], GDK_PAINTABLE (texture));
       g_clear_pointer (&images[k], dia_image_unref);
     }
@@ -872,9 +880,10 @@ scan_stamps_clicked (GtkGestureClick *gesture, int n_press, double x, double y,
 static void
 scan_build_stamps (DsScanWindow *self)
 {
-  const char *titles[3] = { N_("Template"), N_("Science"), N_("Difference") };
+  const char *titles[4] = { N_("Template"), N_("Science"), N_("Difference"),
+                            N_("Matched template") };
 
-  for (int k = 0; k < 3; k++)
+  for (int k = 0; k < 4; k++)
     {
       GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 4);
       GtkWidget *title = gtk_label_new (_(titles[k]));
