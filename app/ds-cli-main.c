@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "ds-cli.h"
-#include "dia-error.h"
+#include "ds-startup.h"
 
 #include <glib/gi18n.h>
 #include <locale.h>
@@ -40,24 +40,8 @@ cli_print_help (FILE *out)
 int
 main (int argc, char **argv)
 {
-  g_autoptr (GError) error = NULL;
-
-  setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, DIFFSCOPE_LOCALEDIR);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
-
-#ifdef DIFFSCOPE_X86_64_V3
-  __builtin_cpu_init ();
-  if (!__builtin_cpu_supports ("avx2") || !__builtin_cpu_supports ("fma"))
-    {
-      fprintf (stderr, _("diffscope-cli: this build needs an x86-64-v3 processor (AVX2 and FMA); "
-                         "rebuild without -Dx86_64_v3=true\n"));
-      return 1;
-    }
-#endif
-  if (!dia_engine_init (&error))
-    return ds_cli_fail (error);
+  if (!ds_startup ("diffscope-cli"))
+    return 1;
 
   if (argc < 2 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0
       || strcmp (argv[1], "help") == 0)
