@@ -31,7 +31,9 @@
  * rejected: with a kernel whose width changes strongly across the frame it was off by up to
  * 14 % next to bright stars (rms 0.2 %), far above the 0.5 % budget.  The engine for the
  * variance is chosen separately (P correlations by FFT against one per cell directly), so
- * order-2 solutions (P = 21) usually take the direct path.
+ * order-2 solutions (P = 21) usually take the direct path, and so do order-1 ones (P = 6) up to
+ * K ≈ 23: the FFT variance pass pays a per-cell weighted write-back for each of its P inverse
+ * transforms (CONV_FFT_VAR_FACTOR).
  *
  * Mask: OR over the K×K footprint as two separable passes (rows then columns), each an
  * O(log K) doubling (window P = 2^⌊log2 K⌋, then OR of two overlapping P-windows);

@@ -32,6 +32,7 @@
 #include "dia-fits.h"
 #include "dia-image.h"
 #include "dia-render.h"
+#include "dia-stats.h"
 
 #include <glib/gi18n.h>
 #include <math.h>
@@ -333,6 +334,35 @@ scan_render_stamp (const DsScanCandidate *c, const DiaImage *image,
                                  (gsize) out_size * 4);
 }
 
+/* Median of the stamp's usable pixels (NAN without any): the sky level of that stamp. */
+static double
+scan_stamp_median (const DsScanCandidate *c, const DiaImage *image)
+{
+  double cx, cy, size, med;
+  DiaRect stamp, all = { 0, 0, image->width, image->height }, r;
+  g_autofree float *v = NULL, *scratch = NULL;
+  gint64 n = 0;
+
+  scan_stamp_geometry (c, image, &cx, &cy, &size);
+  stamp.x = (int) floor (cx - size / 2 + 0.5);
+  stamp.y = (int) floor (cy - size / 2 + 0.5);
+  stamp.width = stamp.height = (int) size;
+  r = dia_rect_intersect (&stamp, &all);
+  if (dia_rect_is_empty (&r))
+    return NAN;
+  v = g_new (float, (gsize) r.width * r.height);
+  scratch = g_new (float, (gsize) r.width * r.height);
+  for (int y = r.y; y < r.y + r.height; y++)
+    for (int x = r.x; x < r.x + r.width; x++)
+      {
+        size_t i = dia_image_index (image, x, y);
+        if (!(image->mask[i] & DIA_MASK_NO_DATA))
+          v[n++] = image->pix[i];
+      }
+  med = dia_stats_median (v, n, scratch);
+  return med;
+}
+
 /* Shared parameters: contrast value s narrows (s > 0) or widens the zscale range by 2^s. */
 static void
 scan_params_for (DsScanWindow *self, const DsScanCandidate *c, const DiaImage *science,
@@ -390,9 +420,22 @@ scan_render_single (DsScanWindow *self, DsScanCandidate *c)
   for (int k = 0; k < 4; k++)
     {
       g_autoptr (GdkTexture) texture = NULL;
+      DiaRenderParams own = direct;
       if (k == 3 && c->matched_path == NULL)
         continue;
-      texture = scan_render_stamp (c, images[k], k == 2 ? &difference : &direct, STAMP_SIZE);
+      /* The stretch is shared, but around each stamp's own sky: a template on another
+       * background level (or background-subtracted, as survey references often are) would
+       * otherwise show as black or white. */
+      if ((k == 0 || k == 3) && images[k] != NULL && images[1] != NULL)
+        {
+          double shift = scan_stamp_median (c, images[k]) - scan_stamp_median (c, images[1]);
+          if (isfinite (shift))
+            {
+              own.low += shift;
+              own.high += shift;
+            }
+        }
+      texture = scan_render_stamp (c, images[k], k == 2 ? &difference : &own, STAMP_SIZE);
       gtk_picture_set_paintable (self->stamp_pictures[k], GDK_PAINTABLE (texture));
       g_clear_pointer (&images[k], dia_image_unref);
     }
