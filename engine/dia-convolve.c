@@ -60,7 +60,6 @@
 #include "dia-wcs.h"
 
 #include <float.h>
-#include <sys/resource.h>
 #include <glib/gi18n-lib.h>
 #include <math.h>
 #include <string.h>
@@ -1178,8 +1177,6 @@ dia_convolve_image (const DiaImage *in, const DiaKernelSolution *sol, const DiaR
       var.use_fft = CONV_FFT_VAR_FACTOR * conv_fft_cost (ks, n_products)
                     < conv_direct_cost (ks, 1);
     }
-  if (g_getenv ("PERFVAR")) var.use_fft = atoi (g_getenv ("PERFVAR"));
-  if (g_getenv ("PERFPIX")) pix.use_fft = atoi (g_getenv ("PERFPIX"));
   fft_n = conv_pick_fft_size (ks);
   pix.fft_n = var.fft_n = fft_n;
 
@@ -1257,16 +1254,10 @@ dia_convolve_image (const DiaImage *in, const DiaKernelSolution *sol, const DiaR
               ok = FALSE;
             }
         }
-      struct rusage R0, R1, R2; getrusage (RUSAGE_THREAD, &R0);
-      gint64 T0 = g_get_monotonic_time ();
       if (ok)
         ok = conv_run_pass (&pix, nt, cache, error);
-      gint64 T1 = g_get_monotonic_time (); getrusage (RUSAGE_THREAD, &R1);
       if (ok)
         ok = conv_run_pass (&var, nt, cache, error);
-      getrusage (RUSAGE_THREAD, &R2);
-      if (g_getenv ("PERFDBG")) g_printerr ("PERFCPU img=%.1f var=%.1f\n", (R1.ru_utime.tv_sec-R0.ru_utime.tv_sec)*1e3+(R1.ru_utime.tv_usec-R0.ru_utime.tv_usec)/1e3, (R2.ru_utime.tv_sec-R1.ru_utime.tv_sec)*1e3+(R2.ru_utime.tv_usec-R1.ru_utime.tv_usec)/1e3);
-      if (g_getenv ("PERFDBG")) g_printerr ("PERFDBG ks=%d M=%d N=%d fft=%d/%d img=%.1f var=%.1f rect=%dx%d\n", ks, n_terms, fft_n, pix.use_fft, var.use_fft, (T1-T0)/1e3, (g_get_monotonic_time ()-T1)/1e3, rect.width, rect.height);
     }
 
   if (ok && interior)
@@ -1278,9 +1269,7 @@ dia_convolve_image (const DiaImage *in, const DiaKernelSolution *sol, const DiaR
       mp.work = pix.work;
       mp.monitor = monitor;
       dia_monitor_stage (monitor, CONV_STAGE_MASK, 0.0);
-      gint64 T2 = g_get_monotonic_time ();
       ok = dia_parallel_for (mp.total, 1, nt, conv_mask_item, &mp, monitor, error);
-      if (g_getenv ("PERFDBG")) g_printerr ("PERFDBG mask=%.1f\n", (g_get_monotonic_time ()-T2)/1e3);
       if (ok)
         dia_monitor_stage (monitor, CONV_STAGE_MASK, 1.0);
     }

@@ -813,7 +813,6 @@ dia_subtract_execute (DiaSubtractPlan *plan, const DiaRect *region, gboolean kee
   t0 = g_get_monotonic_time ();
   subtract_measure_quality (plan, result);
   dia_subtract_timing_add (result->timings, "quality", subtract_ms_since (t0));
-  if (g_getenv ("PERFDBG")) for (guint i = 0; i < result->timings->len; i++) g_printerr ("PERFSUB %s %.2f\n", g_array_index (result->timings, DiaStageTiming, i).stage, g_array_index (result->timings, DiaStageTiming, i).ms);
   return result;
 }
 

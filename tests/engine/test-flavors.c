@@ -226,12 +226,13 @@ test_flavor_noise (gconstpointer data)
   if (n_det > MAX (1.5 * expected, 1.0))
     {
       /* Known gaps, measured and listed in docs/flavors.md: the AL flavours deconvolve in the
-       * wrong regime (hundreds of residuals at stars), ZOGY and preconvolution use the PSF at
-       * the centre only (a few residuals at bright stars in the corners).  Each case still
-       * has a hard ceiling a few times its current count, so a regression fails. */
+       * wrong regime (hundreds of residuals at stars); ZOGY without its astrometric term and
+       * preconvolution leave a few sub-pixel residuals at bright unsaturated stars (3 / 9 and
+       * 6 / 7 here).  Each case still has a hard ceiling a few times its current count, so a
+       * regression fails. */
       gboolean deconv = (c->regime == DIA_SIM_SCIENCE_SHARPER && !g_strcmp0 (c->flavor, "template"))
                         || (c->regime == DIA_SIM_SCIENCE_BROADER && !g_strcmp0 (c->flavor, "science"));
-      g_assert_cmpint (n_det, <=, deconv ? 2000 : 30);
+      g_assert_cmpint (n_det, <=, deconv ? 2000 : !g_strcmp0 (c->flavor, "zogy") ? 20 : 30);
       g_test_incomplete ("more 5σ detections than Gaussian noise gives (see docs/flavors.md)");
     }
   if (diff_flavor && r->plan->kernel != NULL)
