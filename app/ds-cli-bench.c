@@ -142,13 +142,14 @@ typedef struct
 } ChildReport;
 
 static gboolean
-bench_spawn (char **argv, ChildReport *rep, double *wall_ms, GError **error)
+bench_spawn_env (char **argv, char **envp, ChildReport *rep, double *wall_ms, GError **error)
 {
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
   int status = 0;
   gint64 t0 = g_get_monotonic_time ();
-  if (!g_spawn_sync (NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, error))
+  if (!g_spawn_sync (NULL, argv, envp, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status,
+                     error))
     return FALSE;
   if (wall_ms)
     *wall_ms = (g_get_monotonic_time () - t0) / 1000.0;
@@ -175,6 +176,12 @@ bench_spawn (char **argv, ChildReport *rep, double *wall_ms, GError **error)
         }
     }
   return TRUE;
+}
+
+static gboolean
+bench_spawn (char **argv, ChildReport *rep, double *wall_ms, GError **error)
+{
+  return bench_spawn_env (argv, NULL, rep, wall_ms, error);
 }
 
 static double
@@ -513,7 +520,11 @@ ds_cli_bench (int argc, char **argv)
         {
           char *args1[] = { self, "bench", "--run-one", "--template", tf, "--science", sf,
                             "--threads", "1", "--roi", "0", NULL };
-          if (!bench_spawn (args1, &rep1, NULL, &error))
+          /* DIFFSCOPE_THREADS caps every parallel loop of the engine, including the stages
+           * that take no thread count of their own, so this is a true one-core run. */
+          g_auto (GStrv) env1 = g_environ_setenv (g_get_environ (), "DIFFSCOPE_THREADS", "1",
+                                                  TRUE);
+          if (!bench_spawn_env (args1, env1, &rep1, NULL, &error))
             {
               status = ds_cli_fail (error);
               goto out;

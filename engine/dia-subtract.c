@@ -191,7 +191,13 @@ subtract_measure_image (DiaSubtractPlan *plan, DiaImage *image, gboolean is_scie
                            is_science ? "science background" : "template background",
                            subtract_ms_since (t0));
   t0 = g_get_monotonic_time ();
-  *stars_out = dia_stars_find (image, *bg_out, req->star_threshold, 5000, monitor, &local);
+  /* The template's stars only feed its PSF, whose stars start at psf.min_snr; searching it
+   * down to half that is enough to flag their crowded neighbours and costs far less than the
+   * science image's deeper search (whose stars are also the kernel stamps). */
+  *stars_out = dia_stars_find (image, *bg_out,
+                               is_science ? req->star_threshold
+                                          : MAX (req->star_threshold, 0.5 * req->psf.min_snr),
+                               5000, monitor, &local);
   if (*stars_out == NULL)
     goto fail;
   dia_subtract_timing_add (timings, is_science ? "science stars" : "template stars",
