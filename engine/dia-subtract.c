@@ -192,11 +192,11 @@ subtract_measure_image (DiaSubtractPlan *plan, DiaImage *image, gboolean is_scie
                            subtract_ms_since (t0));
   t0 = g_get_monotonic_time ();
   /* The template's stars only feed its PSF, whose stars start at psf.min_snr; searching it
-   * down to half that is enough to flag their crowded neighbours and costs far less than the
+   * down to three quarters of that is enough to flag their crowded neighbours and costs far less than the
    * science image's deeper search (whose stars are also the kernel stamps). */
   *stars_out = dia_stars_find (image, *bg_out,
                                is_science ? req->star_threshold
-                                          : MAX (req->star_threshold, 0.5 * req->psf.min_snr),
+                                          : MAX (req->star_threshold, 0.75 * req->psf.min_snr),
                                5000, monitor, &local);
   if (*stars_out == NULL)
     goto fail;
