@@ -126,7 +126,7 @@ struct _DsWindow
   guint blink_id;
   gboolean blink_phase;
   gint64 paint_change_time;           /* µs of the change whose pixels wait for a paint      */
-  gboolean paint_is_region;
+  const char *paint_what;             /* "visible region", "full frame" or "detections"    */
   gulong after_paint_id;
   gboolean script_started, script_done; /* --set steps (screenshot scripts)                  */
   int script_step, action_step;
@@ -174,6 +174,7 @@ static void window_report (DsWindow *self, const char *format, ...) G_GNUC_PRINT
 static void window_update_difference (DsWindow *self);
 static void window_set_catalog (DsWindow *self, DiaCatalog *catalog);
 static void window_update_side_box (DsWindow *self);
+static gboolean source_is_flagged (const DiaSource *src);
 
 static GSettings *
 window_settings (DsWindow *self)
@@ -348,8 +349,7 @@ window_write_report (DsWindow *self)
 
       window_report (self, "source %d %.3f %.3f %s %s", src->id, src->x, src->y,
                      src->is_dipole ? "dipole" : src->is_negative ? "negative" : "positive",
-                     (src->flags & ~(guint32) DIA_SOURCE_DIPOLE_ATTEMPTED) != 0 ? "flagged"
-                                                                              : "clean");
+                     source_is_flagged (src) ? "flagged" : "clean");
     }
   if (!g_file_set_contents (path, self->report->str, -1, &error))
     g_printerr ("diffscope: %s\n", error->message);
@@ -606,14 +606,13 @@ on_panel_changed (DsParamPanel *panel, const char *key, DsWindow *self)
 static void
 on_after_paint (GdkFrameClock *clock, DsWindow *self)
 {
-  g_debug ("rerun: %s drawn %.1f ms after the change",
-           self->paint_is_region ? "visible region" : "full frame",
+  g_debug ("rerun: %s drawn %.1f ms after the change", self->paint_what,
            (g_get_monotonic_time () - self->paint_change_time) / 1000.0);
   g_clear_signal_handler (&self->after_paint_id, clock);
 }
 
 static void
-window_log_next_paint (DsWindow *self, gint64 change_time, gboolean is_region)
+window_log_next_paint (DsWindow *self, gint64 change_time, const char *what)
 {
   GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (self));
 
@@ -622,7 +621,7 @@ window_log_next_paint (DsWindow *self, gint64 change_time, gboolean is_region)
   if (self->after_paint_id != 0)
     g_clear_signal_handler (&self->after_paint_id, clock);
   self->paint_change_time = change_time;
-  self->paint_is_region = is_region;
+  self->paint_what = what;
   self->after_paint_id = g_signal_connect (clock, "after-paint", G_CALLBACK (on_after_paint),
                                            self);
 }
@@ -733,11 +732,12 @@ window_update_overlays (DsWindow *self)
 
 /* --- detections ---------------------------------------------------------------------------- */
 
-/* Flags that make a measurement doubtful; DIPOLE_ATTEMPTED is informative only. */
+/* Flags that make a measurement doubtful; DIPOLE_ATTEMPTED and SHAPE_FAILED (moments of a
+ * faint source) are informative only. */
 static gboolean
 source_is_flagged (const DiaSource *src)
 {
-  return (src->flags & ~(guint32) DIA_SOURCE_DIPOLE_ATTEMPTED) != 0;
+  return (src->flags & ~(guint32) (DIA_SOURCE_DIPOLE_ATTEMPTED | DIA_SOURCE_SHAPE_FAILED)) != 0;
 }
 
 static void
@@ -1185,11 +1185,12 @@ on_job_published (DsJobRunner *runner, guint64 generation, gpointer output, gboo
           self->result = dia_subtract_result_ref (r);
         }
       window_set_catalog (self, out->catalog);
-      g_debug ("rerun %" G_GUINT64_FORMAT ": catalogue (%u sources) shown %.1f ms after the "
-               "change", generation, out->catalog->sources->len,
+      g_debug ("rerun %" G_GUINT64_FORMAT ": catalogue (%u sources; detect %.1f ms, measure "
+               "%.1f ms) shown %.1f ms after the change", generation,
+               out->catalog->sources->len, out->catalog->detect_ms, out->catalog->measure_ms,
                (g_get_monotonic_time () - out->submit_time) / 1000.0);
       if (out->detection_only)
-        window_log_next_paint (self, out->submit_time, FALSE);
+        window_log_next_paint (self, out->submit_time, "detections");
       return;
     }
   if (out->is_region)
@@ -1206,7 +1207,7 @@ on_job_published (DsJobRunner *runner, guint64 generation, gpointer output, gboo
         {
           ds_image_view_set_patch (self->views[DS_PANE_DIFFERENCE], r->diff, r->region.x,
                                    r->region.y);
-          window_log_next_paint (self, out->submit_time, TRUE);
+          window_log_next_paint (self, out->submit_time, "visible region");
         }
       return;
     }
@@ -1217,7 +1218,7 @@ on_job_published (DsJobRunner *runner, guint64 generation, gpointer output, gboo
   window_update_overlays (self);
   window_update_summary (self);
   if (self->paint_change_time != out->submit_time || self->after_paint_id == 0)
-    window_log_next_paint (self, out->submit_time, FALSE);
+    window_log_next_paint (self, out->submit_time, "full frame");
   window_report (self, "published %" G_GUINT64_FORMAT " full", generation);
   if (!self->script_started)
     {
