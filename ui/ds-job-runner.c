@@ -315,6 +315,9 @@ ds_job_runner_submit_with_delay (DsJobRunner *self, gpointer input, GDestroyNoti
 
   runner_clear_debounce (self);
   self->debounce = delay_ms > 0 ? g_timeout_source_new (delay_ms) : g_idle_source_new ();
+  /* Default priority, above GTK's redraw (an idle at its default priority starves while a
+   * spinner keeps the frame clock busy, e.g. with the GL renderer on llvmpipe). */
+  g_source_set_priority (self->debounce, G_PRIORITY_DEFAULT);
   g_source_set_callback (self->debounce, on_debounce, self, NULL);
   g_source_attach (self->debounce, self->context);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUSY]);
