@@ -51,25 +51,10 @@ static guint8 *
 sky_pixels (const Pair *p, const DiaSubtractResult *r)
 {
   int w = p->sci->width, h = p->sci->height;
-  guint8 *ok = g_malloc (w * h);
-  memset (ok, 1, w * h);
-  for (guint i = 0; i < p->truth->sources->len; i++)
-    {
-      const DiaSimSource *s = &g_array_index (p->truth->sources, DiaSimSource, i);
-      double f = MAX (s->flux_science, s->flux_template);
-      int rad = f > 1e6 ? 60 : f > 1e5 ? 25 : 12;
-      for (int k = 0; k < 2; k++)
-        {
-          int cx = (int) lround (k ? s->x2 : s->x), cy = (int) lround (k ? s->y2 : s->y);
-          for (int y = MAX (0, cy - rad); y <= MIN (h - 1, cy + rad); y++)
-            for (int x = MAX (0, cx - rad); x <= MIN (w - 1, cx + rad); x++)
-              ok[y * w + x] = 0;
-        }
-    }
+  guint8 *ok = test_sim_sky_map (p->truth, w, h, 20);
   for (int y = 0; y < h; y++)
     for (int x = 0; x < w; x++)
-      if (r->diff->mask[dia_image_index (r->diff, x, y)] || x < 20 || y < 20 || x >= w - 20
-          || y >= h - 20)
+      if (r->diff->mask[dia_image_index (r->diff, x, y)])
         ok[y * w + x] = 0;
   return ok;
 }

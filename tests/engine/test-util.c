@@ -5,6 +5,7 @@
 
 #include <glib/gstdio.h>
 #include <math.h>
+#include <string.h>
 
 char *
 test_real_path (const char *relative)
@@ -85,4 +86,30 @@ test_robust_sigma_normalised (const float *a, const float *b, const float *v,
   g_assert_true (dia_stats_compute (r, m, &st, NULL));
   g_free (r);
   return st.robust_sigma;
+}
+
+guint8 *
+test_sim_sky_map (const DiaSimTruth *truth, int width, int height, int border)
+{
+  int w = width, h = height;
+  guint8 *ok = g_malloc ((size_t) w * h);
+  memset (ok, 1, (size_t) w * h);
+  for (guint i = 0; i < truth->sources->len; i++)
+    {
+      const DiaSimSource *s = &g_array_index (truth->sources, DiaSimSource, i);
+      double f = MAX (s->flux_science, s->flux_template);
+      int rad = f > 1e6 ? 60 : f > 1e5 ? 25 : 12;
+      for (int k = 0; k < 2; k++)
+        {
+          int cx = (int) lround (k ? s->x2 : s->x), cy = (int) lround (k ? s->y2 : s->y);
+          for (int y = MAX (0, cy - rad); y <= MIN (h - 1, cy + rad); y++)
+            for (int x = MAX (0, cx - rad); x <= MIN (w - 1, cx + rad); x++)
+              ok[(size_t) y * w + x] = 0;
+        }
+    }
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      if (x < border || y < border || x >= w - border || y >= h - border)
+        ok[(size_t) y * w + x] = 0;
+  return ok;
 }

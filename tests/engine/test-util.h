@@ -5,6 +5,7 @@
 #pragma once
 
 #include "dia-types.h"
+#include "dia-sim.h"
 
 /* Path of a file under the shared real data folder (DIFFSCOPE_REAL_DATA); when the folder or
  * file is missing, the test is skipped (g_test_skip) and NULL is returned.  Caller frees. */
@@ -24,3 +25,8 @@ void test_init (int *argc, char ***argv);
  * values; used by the noise-vs-variance acceptance tests. */
 double test_robust_sigma_normalised (const float *a, const float *b, const float *v,
                                      const DiaMask *mask, DiaMask exclude, gint64 n);
+
+/* 1 where no simulated source lies within a flux-dependent radius (12, 25 or 60 px) of its
+ * position in either image and at least `border` px from the edges; 0 elsewhere.  A
+ * width × height map (g_free) of "empty sky" for noise statistics. */
+guint8 *test_sim_sky_map (const DiaSimTruth *truth, int width, int height, int border);
