@@ -21,23 +21,31 @@ static const char *const core_plane_names[DIA_MASK_N_CORE] = {
   "FAKE", "STREAK",
 };
 
+/* calloc, not posix_memalign + memset: large blocks come zeroed from mmap, so a plane that a
+ * stage is about to overwrite is not first cleared by a separate pass over 64 MB (the pages are
+ * touched once, by the stage).  The block starts 64-byte aligned; the pointer calloc returned
+ * is kept just before it for dia_aligned_free(). */
 gpointer
 dia_aligned_alloc0 (size_t n_bytes)
 {
-  void *p = NULL;
-  size_t rounded = (n_bytes + 63) & ~(size_t) 63;
-  if (rounded == 0)
-    rounded = 64;
-  if (posix_memalign (&p, 64, rounded) != 0)
+  const size_t extra = 64 + sizeof (void *);
+  guint8 *raw, *aligned;
+
+  if (n_bytes > G_MAXSIZE - extra)
     return NULL;
-  memset (p, 0, rounded);
-  return p;
+  raw = calloc (1, n_bytes + extra);
+  if (raw == NULL)
+    return NULL;
+  aligned = (guint8 *) (((guintptr) raw + sizeof (void *) + 63) & ~(guintptr) 63);
+  ((void **) aligned)[-1] = raw;
+  return aligned;
 }
 
 void
 dia_aligned_free (gpointer p)
 {
-  free (p);
+  if (p != NULL)
+    free (((void **) p)[-1]);
 }
 
 DiaRect
