@@ -43,6 +43,13 @@
  * the window (wcslib structures are not shareable and are mutated when used), and only used on
  * the main thread for the status bar.
  *
+ * PSF & kernel panel (win.show-psf, F11): for the image position under the pointer of any pane
+ * (the image centre until the pointer has moved), the template, science and difference PSFs
+ * (asinh, min–max) and the kernel (diverging, symmetric limits) of the last full result, each
+ * rendered at 4× with nearest sampling into a GdkMemoryTexture.  Pointer motion only records
+ * the position; a 50 ms timeout redraws, so fast motion costs at most 20 redraws a second, and
+ * nothing is rendered while the panel is hidden.
+ *
  * Scripted screenshots (--screenshot): after the pair has been shown, the window polls until
  * every pane is mapped and sized, then draws itself through gtk_widget_paintable_new() into a
  * render node, renders that with the window's own GskRenderer and saves the PNG.
@@ -93,6 +100,11 @@ struct _DsWindow
   GtkWidget *catalog_box;
   GtkLabel *catalog_label;
   GtkColumnView *catalog_view;
+  GtkWidget *psf_box;
+  GtkLabel *psf_position_label;
+  GtkPicture *psf_template_picture, *psf_science_picture, *psf_difference_picture;
+  GtkPicture *psf_kernel_picture;
+  GtkLabel *psf_template_label, *psf_science_label, *psf_difference_label, *psf_kernel_label;
   GtkProgressBar *progress_bar;
   GtkLabel *pixel_label;
   GtkLabel *status_label;
@@ -136,6 +148,9 @@ struct _DsWindow
   GtkStringList *catalog_rows;        /* one item per source: its index in catalog->sources  */
   GtkSingleSelection *catalog_selection;
   gboolean selecting_from_click;      /* a marker click selects: do not recentre the view    */
+  gboolean psf_have_position;         /* psf_x/y set by the pointer (else: image centre)     */
+  double psf_x, psf_y;                /* input-image position shown by the PSF panel         */
+  guint psf_timeout_id;               /* pending throttled panel redraw                      */
 };
 
 G_DEFINE_FINAL_TYPE (DsWindow, ds_window, GTK_TYPE_APPLICATION_WINDOW)
@@ -175,6 +190,8 @@ static void window_update_difference (DsWindow *self);
 static void window_set_catalog (DsWindow *self, DiaCatalog *catalog);
 static void window_update_side_box (DsWindow *self);
 static gboolean source_is_flagged (const DiaSource *src);
+static void window_update_psf_panel (DsWindow *self);
+static void window_queue_psf_panel (DsWindow *self);
 
 static GSettings *
 window_settings (DsWindow *self)
@@ -261,6 +278,16 @@ on_pointer_moved (DsImageView *view, gboolean inside, double ix, double iy, DsWi
       gtk_label_set_text (self->pixel_label, "");
       return;
     }
+  self->psf_have_position = TRUE;
+  self->psf_x = ix;
+  self->psf_y = iy;
+  if (pane == DS_PANE_DIFFERENCE && self->result != NULL && im == self->result->diff)
+    {
+      /* The difference may be a cropped region of the inputs' grid. */
+      self->psf_x += self->result->region.x;
+      self->psf_y += self->result->region.y;
+    }
+  window_queue_psf_panel (self);
   x = (int) floor (ix + 0.5);
   y = (int) floor (iy + 0.5);
   s = g_string_new (pane_name (pane));
@@ -333,6 +360,21 @@ window_write_report (DsWindow *self)
       window_report (self, "view %s %.2f %.2f %.2f %.2f zoom %.6f center %.4f %.4f", names[i],
                      b.origin.x, b.origin.y, b.size.width, b.size.height,
                      ds_image_view_get_zoom (self->views[i]), cx, cy);
+    }
+  if (gtk_widget_get_visible (self->psf_box))
+    {
+      GtkPicture *pictures[] = { self->psf_template_picture, self->psf_science_picture,
+                                 self->psf_difference_picture, self->psf_kernel_picture };
+      static const char *const psf_names[] = { "template", "science", "difference", "kernel" };
+
+      for (size_t i = 0; i < G_N_ELEMENTS (pictures); i++)
+        {
+          graphene_rect_t b;
+
+          if (gtk_widget_compute_bounds (GTK_WIDGET (pictures[i]), GTK_WIDGET (self), &b))
+            window_report (self, "psf-picture %s %.2f %.2f %.2f %.2f", psf_names[i],
+                           b.origin.x, b.origin.y, b.size.width, b.size.height);
+        }
     }
   if (self->result != NULL && self->result->plan->stamps != NULL)
     for (guint i = 0; i < self->result->plan->stamps->len; i++)
@@ -1217,6 +1259,7 @@ on_job_published (DsJobRunner *runner, guint64 generation, gpointer output, gboo
   window_update_difference (self);
   window_update_overlays (self);
   window_update_summary (self);
+  window_update_psf_panel (self);
   if (self->paint_change_time != out->submit_time || self->after_paint_id == 0)
     window_log_next_paint (self, out->submit_time, "full frame");
   window_report (self, "published %" G_GUINT64_FORMAT " full", generation);
@@ -1453,7 +1496,8 @@ static void
 window_update_side_box (DsWindow *self)
 {
   gtk_widget_set_visible (self->side_box, gtk_widget_get_visible (self->param_scroller)
-                                            || gtk_widget_get_visible (self->catalog_box));
+                                            || gtk_widget_get_visible (self->catalog_box)
+                                            || gtk_widget_get_visible (self->psf_box));
 }
 
 static void
@@ -1464,6 +1508,165 @@ on_show_catalog_changed (GSimpleAction *action, GVariant *state, gpointer user_d
   g_simple_action_set_state (action, state);
   gtk_widget_set_visible (self->catalog_box, g_variant_get_boolean (state));
   window_update_side_box (self);
+}
+
+/* --- PSF & kernel panel ------------------------------------------------------------------ */
+
+#define PSF_STAMP_SIZE 25     /* PSF stamps, px                                                */
+#define PSF_DISPLAY_ZOOM 4    /* output pixels per stamp pixel (nearest sampling)              */
+
+/* Renders size × size floats at PSF_DISPLAY_ZOOM into a new texture shown by picture. */
+static void
+psf_picture_set_data (GtkPicture *picture, const float *data, int size,
+                      const DiaRenderParams *params)
+{
+  int out_size = size * PSF_DISPLAY_ZOOM;
+  size_t stride = (size_t) out_size * 4;
+  guint8 *bytes = g_try_malloc ((size_t) out_size * stride);
+  g_autoptr (GBytes) gbytes = NULL;
+  g_autoptr (GdkTexture) texture = NULL;
+
+  if (bytes == NULL)
+    {
+      gtk_picture_set_paintable (picture, NULL);
+      return;
+    }
+  dia_render_region (data, NULL, size, size, size, params, -0.5, -0.5, PSF_DISPLAY_ZOOM, bytes,
+                     out_size, out_size, stride);
+  gbytes = g_bytes_new_take (bytes, (size_t) out_size * stride);
+  texture = gdk_memory_texture_new (out_size, out_size, GDK_MEMORY_B8G8R8A8_PREMULTIPLIED,
+                                    gbytes, stride);
+  gtk_picture_set_paintable (picture, GDK_PAINTABLE (texture));
+}
+
+static void
+psf_show (GtkPicture *picture, GtkLabel *label, const DiaPsf *psf, double x, double y)
+{
+  float stamp[PSF_STAMP_SIZE * PSF_STAMP_SIZE];
+  DiaRenderParams params;
+  g_autofree char *text = NULL;
+
+  if (psf == NULL)
+    {
+      gtk_picture_set_paintable (picture, NULL);
+      gtk_label_set_text (label, _("No PSF model"));
+      return;
+    }
+  dia_psf_render (psf, x, y, 0.0, 0.0, stamp, PSF_STAMP_SIZE);
+  dia_render_params_init (&params);
+  params.limits = DIA_LIMITS_MINMAX;
+  params.stretch = DIA_STRETCH_ASINH;
+  params.colormap = DIA_COLORMAP_GRAY;
+  dia_render_compute_limits (stamp, NULL, 0, PSF_STAMP_SIZE, PSF_STAMP_SIZE, PSF_STAMP_SIZE,
+                             &params);
+  psf_picture_set_data (picture, stamp, PSF_STAMP_SIZE, &params);
+  /* Translators: PSF width and noise-equivalent radius in pixels */
+  text = g_strdup_printf (_("FWHM %.2f px, NEA radius %.2f px"), dia_psf_fwhm (psf, x, y),
+                          sqrt (dia_psf_nea (psf, x, y) / G_PI));
+  gtk_label_set_text (label, text);
+}
+
+static void
+psf_show_kernel (DsWindow *self, const DiaKernelSolution *kernel, double x, double y)
+{
+  int size = kernel != NULL ? kernel->config.size : 0;
+  g_autofree float *k = NULL;
+  g_autofree char *text = NULL;
+  DiaRenderParams params;
+  double peak = 0, dx = 0, dy = 0;
+
+  if (size <= 0 || size > 1024
+      || (k = g_try_new (float, (size_t) size * size)) == NULL)
+    {
+      gtk_picture_set_paintable (self->psf_kernel_picture, NULL);
+      gtk_label_set_text (self->psf_kernel_label, _("This flavour has no convolution kernel"));
+      return;
+    }
+  dia_kernel_solution_eval (kernel, x, y, k);
+  for (int i = 0; i < size * size; i++)
+    if (isfinite (k[i]))
+      peak = MAX (peak, fabs (k[i]));
+  /* Symmetric limits ±max|K|, so that zero is the diverging map's white. */
+  dia_render_params_init (&params);
+  params.limits = DIA_LIMITS_MANUAL;
+  params.low = -(peak > 0 ? peak : 1.0);
+  params.high = peak > 0 ? peak : 1.0;
+  params.stretch = DIA_STRETCH_LINEAR;
+  params.colormap = DIA_COLORMAP_DIVERGING;
+  psf_picture_set_data (self->psf_kernel_picture, k, size, &params);
+  dia_kernel_solution_centroid (kernel, x, y, &dx, &dy);
+  /* Translators: kernel sum (flux scale) and centroid offset in pixels */
+  text = g_strdup_printf (_("Sum %.4f\ncentroid offset (%+.3f, %+.3f) px"),
+                          dia_kernel_solution_sum (kernel, x, y), dx, dy);
+  gtk_label_set_text (self->psf_kernel_label, text);
+}
+
+/* Redraws the panel now (main thread), at the pointer position or the centre of the inputs. */
+static void
+window_update_psf_panel (DsWindow *self)
+{
+  const DiaSubtractPlan *plan = self->result != NULL ? self->result->plan : NULL;
+  const DiaPsf *diff_psf = NULL;
+  g_autofree char *where = NULL;
+  double x, y;
+
+  if (!gtk_widget_get_visible (self->psf_box))
+    return;
+  if (plan == NULL)
+    {
+      gtk_label_set_text (self->psf_position_label, _("No subtraction yet"));
+      return;
+    }
+  if (self->psf_have_position)
+    {
+      x = self->psf_x;
+      y = self->psf_y;
+    }
+  else
+    {
+      x = 0.5 * (plan->science_image->width - 1);
+      y = 0.5 * (plan->science_image->height - 1);
+    }
+  /* Translators: image position the PSF panel describes */
+  where = g_strdup_printf (_("At x %.1f  y %.1f"), x, y);
+  gtk_label_set_text (self->psf_position_label, where);
+  if (self->result->diff_psf != NULL)
+    diff_psf = self->result->diff_psf;
+  else
+    diff_psf = plan->info.convolve_template ? plan->psf_science : plan->psf_template;
+  psf_show (self->psf_template_picture, self->psf_template_label, plan->psf_template, x, y);
+  psf_show (self->psf_science_picture, self->psf_science_label, plan->psf_science, x, y);
+  psf_show (self->psf_difference_picture, self->psf_difference_label, diff_psf, x, y);
+  psf_show_kernel (self, plan->kernel, x, y);
+}
+
+static gboolean
+on_psf_timeout (gpointer user_data)
+{
+  DsWindow *self = user_data;
+
+  self->psf_timeout_id = 0;
+  window_update_psf_panel (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Throttles pointer-driven redraws to one per 50 ms, and none while the panel is hidden. */
+static void
+window_queue_psf_panel (DsWindow *self)
+{
+  if (self->psf_timeout_id == 0 && gtk_widget_get_visible (self->psf_box))
+    self->psf_timeout_id = g_timeout_add (50, on_psf_timeout, self);
+}
+
+static void
+on_show_psf_changed (GSimpleAction *action, GVariant *state, gpointer user_data)
+{
+  DsWindow *self = user_data;
+
+  g_simple_action_set_state (action, state);
+  gtk_widget_set_visible (self->psf_box, g_variant_get_boolean (state));
+  window_update_side_box (self);
+  window_update_psf_panel (self);
 }
 
 static void
@@ -1921,6 +2124,7 @@ ds_window_dispose (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_handle_id (&self->screenshot_poll_id, g_source_remove);
   g_clear_handle_id (&self->blink_id, g_source_remove);
+  g_clear_handle_id (&self->psf_timeout_id, g_source_remove);
   g_clear_handle_id (&self->script_id, g_source_remove);
   if (self->after_paint_id != 0)
     {
@@ -2001,6 +2205,16 @@ ds_window_class_init (DsWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, DsWindow, catalog_box);
   gtk_widget_class_bind_template_child (widget_class, DsWindow, catalog_label);
   gtk_widget_class_bind_template_child (widget_class, DsWindow, catalog_view);
+  gtk_widget_class_bind_template_child (widget_class, DsWindow, psf_box);
+  gtk_widget_class_bind_template_child (widget_class, DsWindow, psf_position_label);
+  gtk_widget_class_bind_template_child (widget_class, DsWindow, psf_template_picture);
+  gtk_widget_class_bind_template_child (widget_class, DsWindow, psf_science_picture);
+  gtk_widget_class_bind_template_child (widget_class, DsWindow, psf_difference_picture);
+  gtk_widget_class_bind_template_child (widget_class, DsWindow, psf_kernel_picture);
+  gtk_widget_class_bind_template_child (widget_class, DsWindow, psf_template_label);
+  gtk_widget_class_bind_template_child (widget_class, DsWindow, psf_science_label);
+  gtk_widget_class_bind_template_child (widget_class, DsWindow, psf_difference_label);
+  gtk_widget_class_bind_template_child (widget_class, DsWindow, psf_kernel_label);
   gtk_widget_class_bind_template_child (widget_class, DsWindow, progress_bar);
   gtk_widget_class_bind_template_child (widget_class, DsWindow, pixel_label);
   gtk_widget_class_bind_template_child (widget_class, DsWindow, status_label);
@@ -2038,6 +2252,7 @@ ds_window_init (DsWindow *self)
     { "show-quiver", NULL, NULL, "false", on_show_quiver_changed, { 0 } },
     { "show-detections", NULL, NULL, "true", on_show_detections_changed, { 0 } },
     { "show-catalog", NULL, NULL, "false", on_show_catalog_changed, { 0 } },
+    { "show-psf", NULL, NULL, "false", on_show_psf_changed, { 0 } },
     { "quiver-scale", NULL, "d", "1.0", on_quiver_scale_changed, { 0 } },
   };
   DiaRenderParams diff_params;
@@ -2120,10 +2335,14 @@ DsWindow *
 ds_window_new (DsApplication *application)
 {
   DsWindow *self = g_object_new (DS_TYPE_WINDOW, "application", application, NULL);
+  const char *const psf_accels[] = { "F11", NULL };
 
   if (ds_application_get_report_path (application) != NULL)
     self->report = g_string_new (NULL);
 
+  /* The panel's accelerator lives with the panel (the application's table predates it). */
+  gtk_application_set_accels_for_action (GTK_APPLICATION (application), "win.show-psf",
+                                         psf_accels);
   window_apply_settings (self);
   return self;
 }

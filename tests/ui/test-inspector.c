@@ -12,7 +12,11 @@
  *     pixel;
  *   - the green stamp circles are drawn where the plan's stamps are: most rings of used
  *     stamps contain green pixels, and the same rings moved by a few dozen pixels do not;
- *   - a job cancelled by a newer change (two --set steps 30 ms apart) never publishes.
+ *   - a job cancelled by a newer change (two --set steps 30 ms apart) never publishes;
+ *   - the PSF & kernel panel (--action=show-psf) shows peaked PSF stamps (bright centre, dark
+ *     corners), a science PSF wider than the template's (FWHM 4.4 vs 3.0 px in the demo), the
+ *     difference PSF equal to the science PSF for the convolve-template flavour, and a kernel
+ *     whose centre is saturated red on white.
  *
  * Needs a display (xvfb-run -a); exits 77 without one.
  *
@@ -43,6 +47,7 @@ typedef struct
   GArray *submitted;            /* guint64 */
   GArray *published_full;       /* guint64 */
   GArray *published_region;     /* guint64 */
+  View psf[4];                  /* PSF panel pictures: template, science, difference, kernel */
 } Report;
 
 static void
@@ -85,6 +90,16 @@ report_load (const char *path, Report *r)
         }
       else if (sscanf (lines[i], "stamp-used %lf %lf %lf", &s[0], &s[1], &s[2]) == 3)
         g_array_append_vals (r->stamps, s, 3);
+      else if (sscanf (lines[i], "psf-picture %31s %lf %lf %lf %lf", name, &v.x, &v.y, &v.w,
+                       &v.h) == 5)
+        {
+          static const char *const psf_names[] = { "template", "science", "difference",
+                                                   "kernel" };
+
+          for (int k = 0; k < 4; k++)
+            if (g_str_equal (name, psf_names[k]))
+              r->psf[k] = v;
+        }
       else if (sscanf (lines[i], "submitted %" G_GUINT64_FORMAT, &g) == 1)
         g_array_append_val (r->submitted, g);
       else if (sscanf (lines[i], "published %" G_GUINT64_FORMAT " %15s", &g, kind) == 2)
@@ -372,6 +387,174 @@ test_cancelled_never_publishes (void)
   report_clear (&r);
 }
 
+/* Mean of R, G, B over the (2 h + 1)² block centred on screen pixel (x, y). */
+static double
+block_mean (const Shot *shot, int x, int y, int h, int channel)
+{
+  double sum = 0;
+  int n = 0;
+
+  for (int j = -h; j <= h; j++)
+    for (int i = -h; i <= h; i++)
+      {
+        sum += shot_at (shot, x + i, y + j)[channel];
+        n++;
+      }
+  return sum / n;
+}
+
+/* The reported picture bounds and the drawn stamp may differ by a few pixels (GtkFixed in
+ * the side pane), so a PSF stamp is located as the bounding box of its black wings inside
+ * the reported rectangle grown by 8 px; returns FALSE when nothing dark is there. */
+static gboolean
+picture_locate_dark (const Shot *shot, const View *v, View *found)
+{
+  int x0 = G_MAXINT, y0 = G_MAXINT, x1 = -1, y1 = -1;
+
+  for (int y = (int) v->y - 8; y < (int) (v->y + v->h) + 8; y++)
+    for (int x = (int) v->x - 8; x < (int) (v->x + v->w) + 8; x++)
+      {
+        const guint8 *p = shot_at (shot, x, y);
+
+        if (MAX (p[0], MAX (p[1], p[2])) < 20)
+          {
+            x0 = MIN (x0, x);
+            y0 = MIN (y0, y);
+            x1 = MAX (x1, x);
+            y1 = MAX (y1, y);
+          }
+      }
+  if (x1 < 0)
+    return FALSE;
+  *found = *v;
+  found->x = x0;
+  found->y = y0;
+  found->w = x1 - x0 + 1;
+  found->h = y1 - y0 + 1;
+  return TRUE;
+}
+
+/* Mean grey level at the centre of picture v and the brightest of its four corners. */
+static void
+picture_centre_corner (const Shot *shot, const View *v, double *centre, double *corner)
+{
+  int x0 = (int) ceil (v->x), y0 = (int) ceil (v->y);
+  int x1 = (int) floor (v->x + v->w) - 1, y1 = (int) floor (v->y + v->h) - 1;
+  int cx = (int) floor (v->x + 0.5 * v->w), cy = (int) floor (v->y + 0.5 * v->h);
+  int corners[4][2] = { { x0 + 3, y0 + 3 }, { x1 - 3, y0 + 3 }, { x0 + 3, y1 - 3 },
+                        { x1 - 3, y1 - 3 } };
+
+  *centre = block_mean (shot, cx, cy, 1, 1);
+  *corner = 0;
+  for (int k = 0; k < 4; k++)
+    *corner = MAX (*corner, block_mean (shot, corners[k][0], corners[k][1], 2, 1));
+}
+
+/* Screen pixels of picture v brighter than half scale (green channel). */
+static int
+picture_bright_count (const Shot *shot, const View *v)
+{
+  int n = 0;
+
+  for (int y = (int) ceil (v->y); y < (int) floor (v->y + v->h); y++)
+    for (int x = (int) ceil (v->x); x < (int) floor (v->x + v->w); x++)
+      if (shot_at (shot, x, y)[1] > 128)
+        n++;
+  return n;
+}
+
+static void
+test_psf_panel (void)
+{
+  const char *const show[] = { "--action=show-psf", NULL };
+  static const char *const names[] = { "template", "science", "difference", "kernel" };
+  Shot shot = { 0 };
+  Report r;
+  double centre, corner, diff_sum = 0;
+  int bright_t, bright_s, n = 0;
+  const View *kv, *dv, *sv;
+
+  run_case (show, &shot, &r);
+  for (int k = 0; k < 4; k++)
+    {
+      g_test_message ("psf picture %s at %.0f, %.0f size %.0f × %.0f", names[k], r.psf[k].x,
+                      r.psf[k].y, r.psf[k].w, r.psf[k].h);
+      /* 25 × 25 stamps at 4× (the kernel at least that). */
+      g_assert_cmpfloat (r.psf[k].w, >=, 100);
+      g_assert_cmpfloat (r.psf[k].h, >=, 100);
+      g_assert_cmpfloat (r.psf[k].x + r.psf[k].w, <=, shot.width);
+      g_assert_cmpfloat (r.psf[k].y + r.psf[k].h, <=, shot.height);
+    }
+  /* Peaked PSFs: white centre, black wings (asinh between min and max). */
+  for (int k = 0; k < 3; k++)
+    {
+      View found;
+
+      g_assert_true (picture_locate_dark (&shot, &r.psf[k], &found));
+      g_test_message ("%s PSF drawn at %.0f, %.0f size %.0f × %.0f", names[k], found.x,
+                      found.y, found.w, found.h);
+      /* The black wings span (nearly) the whole 100 px stamp. */
+      g_assert_cmpfloat (found.w, >=, 94);
+      g_assert_cmpfloat (found.h, >=, 94);
+      r.psf[k] = found;
+      picture_centre_corner (&shot, &r.psf[k], &centre, &corner);
+      g_test_message ("%s PSF: centre %.0f, brightest corner %.0f", names[k], centre, corner);
+      g_assert_cmpfloat (centre, >, 200);
+      g_assert_cmpfloat (corner, <, 40);
+    }
+  /* The science PSF is wider (FWHM ratio 1.47, area ratio ≈ 2.2 for Gaussian cores). */
+  bright_t = picture_bright_count (&shot, &r.psf[0]);
+  bright_s = picture_bright_count (&shot, &r.psf[1]);
+  g_test_message ("bright pixels: template %d, science %d", bright_t, bright_s);
+  g_assert_cmpint (bright_t, >, 16);
+  g_assert_cmpfloat (bright_s, >, 1.4 * bright_t);
+  /* Convolve-template: the difference has the science PSF, pixel for pixel. */
+  sv = &r.psf[1];
+  dv = &r.psf[2];
+  for (int y = 0; y < (int) sv->h; y++)
+    for (int x = 0; x < (int) sv->w; x++)
+      {
+        diff_sum += abs ((int) shot_at (&shot, (int) sv->x + x, (int) sv->y + y)[1]
+                         - (int) shot_at (&shot, (int) dv->x + x, (int) dv->y + y)[1]);
+        n++;
+      }
+  g_test_message ("difference vs science PSF picture: mean |Δ| %.2f", diff_sum / n);
+  g_assert_cmpfloat (diff_sum / n, <, 1.0);
+  /* Kernel: positive peak at the top of a symmetric diverging map (red), white around. */
+  kv = &r.psf[3];
+  {
+    int cx = (int) floor (kv->x + 0.5 * kv->w), cy = (int) floor (kv->y + 0.5 * kv->h);
+    int px = cx, py = cy, best = -1;
+    double red, blue, edge;
+
+    /* The reddest pixel (largest R − B) is the kernel's peak: near the picture centre. */
+    for (int y = (int) kv->y - 8; y < (int) (kv->y + kv->h) + 8; y++)
+      for (int x = (int) kv->x - 8; x < (int) (kv->x + kv->w) + 8; x++)
+        {
+          const guint8 *p = shot_at (&shot, x, y);
+
+          if ((int) p[0] - (int) p[2] > best)
+            {
+              best = (int) p[0] - (int) p[2];
+              px = x;
+              py = y;
+            }
+        }
+    red = block_mean (&shot, px, py, 1, 0);
+    blue = block_mean (&shot, px, py, 1, 2);
+    edge = block_mean (&shot, cx - (int) (0.35 * kv->w), cy - (int) (0.35 * kv->h), 2, 1);
+    g_test_message ("kernel peak at %+d, %+d from the centre: R %.0f B %.0f; corner G %.0f",
+                    px - cx, py - cy, red, blue, edge);
+    g_assert_cmpint (abs (px - cx), <=, 10);
+    g_assert_cmpint (abs (py - cy), <=, 10);
+    g_assert_cmpfloat (red - blue, >, 80);
+    g_assert_cmpfloat (edge, >, 220);
+  }
+
+  g_free (shot.pixels);
+  report_clear (&r);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -384,5 +567,6 @@ main (int argc, char **argv)
   g_test_add_func ("/inspector/triptych-and-stamps", test_triptych_and_stamps);
   g_test_add_func ("/inspector/parameter-change-reruns", test_parameter_change_reruns);
   g_test_add_func ("/inspector/cancelled-never-publishes", test_cancelled_never_publishes);
+  g_test_add_func ("/inspector/psf-panel", test_psf_panel);
   return g_test_run ();
 }
