@@ -50,6 +50,10 @@
  * the position; a 50 ms timeout redraws, so fast motion costs at most 20 redraws a second, and
  * nothing is rendered while the panel is hidden.
  *
+ * Residual histogram (win.show-histogram, F12): D/√V of the last full-frame difference over
+ * pixels with no mask bit and finite positive variance (every k-th pixel, at most 500 000)
+ * against the unit Gaussian, in a DsHistogram in the side pane; computed only while shown.
+ *
  * Scripted screenshots (--screenshot): after the pair has been shown, the window polls until
  * every pane is mapped and sized, then draws itself through gtk_widget_paintable_new() into a
  * render node, renders that with the window's own GskRenderer and saves the PNG.
@@ -57,6 +61,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "ds-window.h"
+#include "ds-histogram.h"
 #include "ds-image-view.h"
 #include "ds-job-runner.h"
 #include "ds-pair-loader.h"
@@ -151,6 +156,7 @@ struct _DsWindow
   gboolean psf_have_position;         /* psf_x/y set by the pointer (else: image centre)     */
   double psf_x, psf_y;                /* input-image position shown by the PSF panel         */
   guint psf_timeout_id;               /* pending throttled panel redraw                      */
+  DsHistogram *histogram;             /* residual histogram in the side pane (child of it)   */
 };
 
 G_DEFINE_FINAL_TYPE (DsWindow, ds_window, GTK_TYPE_APPLICATION_WINDOW)
@@ -192,6 +198,7 @@ static void window_update_side_box (DsWindow *self);
 static gboolean source_is_flagged (const DiaSource *src);
 static void window_update_psf_panel (DsWindow *self);
 static void window_queue_psf_panel (DsWindow *self);
+static void window_update_histogram (DsWindow *self);
 
 static GSettings *
 window_settings (DsWindow *self)
@@ -375,6 +382,16 @@ window_write_report (DsWindow *self)
             window_report (self, "psf-picture %s %.2f %.2f %.2f %.2f", psf_names[i],
                            b.origin.x, b.origin.y, b.size.width, b.size.height);
         }
+    }
+  if (gtk_widget_get_visible (GTK_WIDGET (self->histogram)))
+    {
+      graphene_rect_t b;
+
+      if (gtk_widget_compute_bounds (GTK_WIDGET (self->histogram), GTK_WIDGET (self), &b))
+        window_report (self, "histogram %.2f %.2f %.2f %.2f sigma %.4f tail %.6g", b.origin.x,
+                       b.origin.y, b.size.width, b.size.height,
+                       ds_histogram_get_robust_sigma (self->histogram),
+                       ds_histogram_get_tail_fraction (self->histogram));
     }
   if (self->result != NULL && self->result->plan->stamps != NULL)
     for (guint i = 0; i < self->result->plan->stamps->len; i++)
@@ -1260,6 +1277,7 @@ on_job_published (DsJobRunner *runner, guint64 generation, gpointer output, gboo
   window_update_overlays (self);
   window_update_summary (self);
   window_update_psf_panel (self);
+  window_update_histogram (self);
   if (self->paint_change_time != out->submit_time || self->after_paint_id == 0)
     window_log_next_paint (self, out->submit_time, "full frame");
   window_report (self, "published %" G_GUINT64_FORMAT " full", generation);
@@ -1491,13 +1509,16 @@ on_show_detections_changed (GSimpleAction *action, GVariant *state, gpointer use
                                    g_variant_get_boolean (state));
 }
 
-/* The side pane shows when either of its parts does. */
+/* The side pane shows when any of its parts does. */
 static void
 window_update_side_box (DsWindow *self)
 {
+  GtkWidget *histogram = GTK_WIDGET (self->histogram);
+
   gtk_widget_set_visible (self->side_box, gtk_widget_get_visible (self->param_scroller)
                                             || gtk_widget_get_visible (self->catalog_box)
-                                            || gtk_widget_get_visible (self->psf_box));
+                                            || gtk_widget_get_visible (self->psf_box)
+                                            || gtk_widget_get_visible (histogram));
 }
 
 static void
@@ -1667,6 +1688,51 @@ on_show_psf_changed (GSimpleAction *action, GVariant *state, gpointer user_data)
   gtk_widget_set_visible (self->psf_box, g_variant_get_boolean (state));
   window_update_side_box (self);
   window_update_psf_panel (self);
+}
+
+#define HISTOGRAM_MAX_VALUES 500000
+
+/* Feeds the histogram D/√V of the last full-frame difference; nothing while it is hidden. */
+static void
+window_update_histogram (DsWindow *self)
+{
+  const DiaImage *d = self->result != NULL ? self->result->diff : NULL;
+  g_autofree float *values = NULL;
+  gsize n_pix, step, n = 0;
+
+  if (!gtk_widget_get_visible (GTK_WIDGET (self->histogram)))
+    return;
+  if (d == NULL || d->var == NULL || d->width <= 0 || d->height <= 0)
+    {
+      ds_histogram_set_values (self->histogram, NULL, 0);
+      return;
+    }
+  n_pix = (gsize) d->width * (gsize) d->height;
+  step = (n_pix + HISTOGRAM_MAX_VALUES - 1) / HISTOGRAM_MAX_VALUES;
+  values = g_try_new (float, MIN (n_pix, HISTOGRAM_MAX_VALUES));
+  if (values == NULL)
+    return;
+  for (gsize k = 0; k < n_pix && n < HISTOGRAM_MAX_VALUES; k += step)
+    {
+      size_t i = (k / d->width) * d->stride + k % d->width;
+      float var = d->var[i];
+
+      if ((d->mask == NULL || d->mask[i] == 0) && isfinite (var) && var > 0
+          && isfinite (d->pix[i]))
+        values[n++] = d->pix[i] / sqrtf (var);
+    }
+  ds_histogram_set_values (self->histogram, values, n);
+}
+
+static void
+on_show_histogram_changed (GSimpleAction *action, GVariant *state, gpointer user_data)
+{
+  DsWindow *self = user_data;
+
+  g_simple_action_set_state (action, state);
+  gtk_widget_set_visible (GTK_WIDGET (self->histogram), g_variant_get_boolean (state));
+  window_update_side_box (self);
+  window_update_histogram (self);
 }
 
 static void
@@ -2253,6 +2319,7 @@ ds_window_init (DsWindow *self)
     { "show-detections", NULL, NULL, "true", on_show_detections_changed, { 0 } },
     { "show-catalog", NULL, NULL, "false", on_show_catalog_changed, { 0 } },
     { "show-psf", NULL, NULL, "false", on_show_psf_changed, { 0 } },
+    { "show-histogram", NULL, NULL, "false", on_show_histogram_changed, { 0 } },
     { "quiver-scale", NULL, "d", "1.0", on_quiver_scale_changed, { 0 } },
   };
   DiaRenderParams diff_params;
@@ -2291,6 +2358,13 @@ ds_window_init (DsWindow *self)
                                  GTK_WIDGET (self->panel));
   g_signal_connect (self->panel, "changed", G_CALLBACK (on_panel_changed), self);
   window_init_catalog (self);
+  self->histogram = DS_HISTOGRAM (ds_histogram_new ());
+  gtk_widget_set_visible (GTK_WIDGET (self->histogram), FALSE);
+  gtk_widget_set_size_request (GTK_WIDGET (self->histogram), 300, 200);
+  gtk_widget_set_margin_start (GTK_WIDGET (self->histogram), 6);
+  gtk_widget_set_margin_end (GTK_WIDGET (self->histogram), 6);
+  gtk_widget_set_margin_top (GTK_WIDGET (self->histogram), 4);
+  gtk_box_append (GTK_BOX (self->side_box), GTK_WIDGET (self->histogram));
 
   self->runner = ds_job_runner_new (ds_subtract_job_run, NULL, 40);
   g_signal_connect (self->runner, "published", G_CALLBACK (on_job_published), self);
@@ -2336,6 +2410,7 @@ ds_window_new (DsApplication *application)
 {
   DsWindow *self = g_object_new (DS_TYPE_WINDOW, "application", application, NULL);
   const char *const psf_accels[] = { "F11", NULL };
+  const char *const histogram_accels[] = { "F12", NULL };
 
   if (ds_application_get_report_path (application) != NULL)
     self->report = g_string_new (NULL);
@@ -2343,6 +2418,8 @@ ds_window_new (DsApplication *application)
   /* The panel's accelerator lives with the panel (the application's table predates it). */
   gtk_application_set_accels_for_action (GTK_APPLICATION (application), "win.show-psf",
                                          psf_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (application), "win.show-histogram",
+                                         histogram_accels);
   window_apply_settings (self);
   return self;
 }

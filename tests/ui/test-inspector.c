@@ -16,7 +16,10 @@
  *   - the PSF & kernel panel (--action=show-psf) shows peaked PSF stamps (bright centre, dark
  *     corners), a science PSF wider than the template's (FWHM 4.4 vs 3.0 px in the demo), the
  *     difference PSF equal to the science PSF for the convolve-template flavour, and a kernel
- *     whose centre is saturated red on white.
+ *     whose centre is saturated red on white;
+ *   - the residual histogram (--action=show-histogram) reports a robust σ of D/√V near 1 and
+ *     draws blue bars shaped like the unit Gaussian: the bar at 0.1σ is many times taller
+ *     than those at ±3.1σ and reaches most of the plot height.
  *
  * Needs a display (xvfb-run -a); exits 77 without one.
  *
@@ -48,6 +51,8 @@ typedef struct
   GArray *published_full;       /* guint64 */
   GArray *published_region;     /* guint64 */
   View psf[4];                  /* PSF panel pictures: template, science, difference, kernel */
+  View hist;                    /* residual histogram widget (w = 0 when not shown)          */
+  double hist_sigma, hist_tail; /* its robust σ and fraction beyond ±5σ                      */
 } Report;
 
 static void
@@ -100,6 +105,9 @@ report_load (const char *path, Report *r)
             if (g_str_equal (name, psf_names[k]))
               r->psf[k] = v;
         }
+      else if (sscanf (lines[i], "histogram %lf %lf %lf %lf sigma %lf tail %lf", &v.x, &v.y,
+                       &v.w, &v.h, &r->hist_sigma, &r->hist_tail) == 6)
+        r->hist = v;
       else if (sscanf (lines[i], "submitted %" G_GUINT64_FORMAT, &g) == 1)
         g_array_append_val (r->submitted, g);
       else if (sscanf (lines[i], "published %" G_GUINT64_FORMAT " %15s", &g, kind) == 2)
@@ -555,6 +563,78 @@ test_psf_panel (void)
   report_clear (&r);
 }
 
+/* The histogram's bar colour (0.33, 0.53, 0.85), away from white, black, red and grey. */
+static gboolean
+is_bar_blue (const guint8 *p)
+{
+  return p[2] > 170 && p[2] > p[0] + 80 && p[1] > 100 && p[1] < 170;
+}
+
+/* Bar pixels in the 3 px wide column of screen pixels around x, over the plot height. */
+static int
+column_bar_count (const Shot *shot, const View *v, int x)
+{
+  int n = 0;
+
+  for (int y = (int) ceil (v->y); y < (int) floor (v->y + v->h); y++)
+    for (int dx = -1; dx <= 1; dx++)
+      if (is_bar_blue (shot_at (shot, x + dx, y)))
+        n++;
+  return n;
+}
+
+static void
+test_histogram (void)
+{
+  const char *const show[] = { "--action=show-histogram", NULL };
+  Shot shot = { 0 };
+  Report r;
+  const View *h = &r.hist;
+  int total = 0, centre, left, right, red = 0;
+  double plot_x0, plot_w, plot_h;
+
+  run_case (show, &shot, &r);
+  g_test_message ("histogram at %.0f, %.0f size %.0f × %.0f; robust σ %.4f, tail %.3g", h->x,
+                  h->y, h->w, h->h, r.hist_sigma, r.hist_tail);
+  g_assert_cmpfloat (h->w, >=, 200);
+  g_assert_cmpfloat (h->h, >=, 140);
+  g_assert_cmpfloat (h->x + h->w, <=, shot.width);
+  g_assert_cmpfloat (h->y + h->h, <=, shot.height);
+  /* The demo's variance is the truth: D/√V of a good subtraction is close to N(0, 1). */
+  g_assert_cmpfloat (r.hist_sigma, >, 0.8);
+  g_assert_cmpfloat (r.hist_sigma, <, 1.25);
+  g_assert_cmpfloat (r.hist_tail, <, 0.01);
+
+  for (int y = (int) ceil (h->y); y < (int) floor (h->y + h->h); y++)
+    for (int x = (int) ceil (h->x); x < (int) floor (h->x + h->w); x++)
+      {
+        const guint8 *p = shot_at (&shot, x, y);
+
+        total += is_bar_blue (p);
+        red += p[0] > 180 && p[1] < 90 && p[2] < 90;
+      }
+  /* Plot geometry of ds-histogram.c: margins 34 left, 8 right, 24 top, 20 bottom. */
+  plot_x0 = h->x + 34;
+  plot_w = h->w - 42;
+  plot_h = h->h - 44;
+#define VALUE_X(v) ((int) floor (plot_x0 + ((v) + 6.0) / 12.0 * plot_w))
+  centre = column_bar_count (&shot, h, VALUE_X (0.1)) / 3;
+  left = column_bar_count (&shot, h, VALUE_X (-3.1)) / 3;
+  right = column_bar_count (&shot, h, VALUE_X (3.1)) / 3;
+#undef VALUE_X
+  g_test_message ("bar pixels %d, red curve pixels %d; bar heights: 0.1σ %d px, −3.1σ %d px, "
+                  "+3.1σ %d px of %.0f", total, red, centre, left, right, plot_h);
+  g_assert_cmpint (total, >, 2000);
+  g_assert_cmpint (red, >, 100);
+  /* Gaussian: the top bar is ~ 1/1.1 of the plot; at 3.1σ the density is 0.8 % of it. */
+  g_assert_cmpfloat (centre, >, 0.6 * plot_h);
+  g_assert_cmpint (centre, >, 10 * MAX (left, 1));
+  g_assert_cmpint (centre, >, 10 * MAX (right, 1));
+
+  g_free (shot.pixels);
+  report_clear (&r);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -568,5 +648,6 @@ main (int argc, char **argv)
   g_test_add_func ("/inspector/parameter-change-reruns", test_parameter_change_reruns);
   g_test_add_func ("/inspector/cancelled-never-publishes", test_cancelled_never_publishes);
   g_test_add_func ("/inspector/psf-panel", test_psf_panel);
+  g_test_add_func ("/inspector/residual-histogram", test_histogram);
   return g_test_run ();
 }
