@@ -2127,34 +2127,36 @@ window_apply_colormap (DsWindow *self, const char *name)
     ds_image_view_set_colormap (self->views[i], maps[c]);
 }
 
+/* A stateful choice action (stretch, colormap): accept only known names, apply, and remember
+ * the choice in settings_key (not during scripted screenshots). */
 static void
-on_stretch_changed (GSimpleAction *action, GVariant *state, gpointer user_data)
+window_choice_changed (DsWindow *self, GSimpleAction *action, GVariant *state,
+                       const char *const *names, gsize n_names,
+                       void (*apply) (DsWindow *self, const char *name), const char *settings_key)
 {
-  DsWindow *self = user_data;
   GSettings *settings = window_settings (self);
   const char *name = g_variant_get_string (state, NULL);
 
-  if (name_index (stretch_names, G_N_ELEMENTS (stretch_names), name) < 0)
+  if (name_index (names, n_names, name) < 0)
     return;
   g_simple_action_set_state (action, state);
-  window_apply_stretch (self, name);
+  apply (self, name);
   if (settings != NULL && window_screenshot_path (self) == NULL)
-    g_settings_set_string (settings, "default-stretch", name);
+    g_settings_set_string (settings, settings_key, name);
+}
+
+static void
+on_stretch_changed (GSimpleAction *action, GVariant *state, gpointer user_data)
+{
+  window_choice_changed (user_data, action, state, stretch_names, G_N_ELEMENTS (stretch_names),
+                         window_apply_stretch, "default-stretch");
 }
 
 static void
 on_colormap_changed (GSimpleAction *action, GVariant *state, gpointer user_data)
 {
-  DsWindow *self = user_data;
-  GSettings *settings = window_settings (self);
-  const char *name = g_variant_get_string (state, NULL);
-
-  if (name_index (colormap_names, G_N_ELEMENTS (colormap_names), name) < 0)
-    return;
-  g_simple_action_set_state (action, state);
-  window_apply_colormap (self, name);
-  if (settings != NULL && window_screenshot_path (self) == NULL)
-    g_settings_set_string (settings, "colormap", name);
+  window_choice_changed (user_data, action, state, colormap_names,
+                         G_N_ELEMENTS (colormap_names), window_apply_colormap, "colormap");
 }
 
 /* --- GObject ------------------------------------------------------------------------------- */

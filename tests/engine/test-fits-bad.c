@@ -16,30 +16,6 @@
 #include <math.h>
 #include <string.h>
 
-typedef struct
-{
-  char *dir;
-} Fixture;
-
-static void
-fixture_setup (Fixture *fx, gconstpointer data)
-{
-  fx->dir = test_tmpdir_new ();
-}
-
-static void
-fixture_teardown (Fixture *fx, gconstpointer data)
-{
-  test_tmpdir_remove (fx->dir);
-  g_free (fx->dir);
-}
-
-static char *
-fx_path (Fixture *fx, const char *name)
-{
-  return g_build_filename (fx->dir, name, NULL);
-}
-
 /* Writes a file made of the given header cards (padded to a 2880-byte block, END added)
  * followed by n_data_bytes zero bytes. */
 static void
@@ -108,10 +84,10 @@ expect_failure (const char *path, int code, const char *fragment)
 }
 
 static void
-test_truncated (Fixture *fx, gconstpointer data)
+test_truncated (TestDir *fx, gconstpointer data)
 {
-  g_autofree char *good = fx_path (fx, "good.fits"), *bad = fx_path (fx, "trunc.fits");
-  g_autofree char *head = fx_path (fx, "headonly.fits");
+  g_autofree char *good = test_dir_path (fx, "good.fits"), *bad = test_dir_path (fx, "trunc.fits");
+  g_autofree char *head = test_dir_path (fx, "headonly.fits");
   long naxes[2] = { 100, 100 };
   g_autofree char *bytes = NULL;
   gsize len = 0;
@@ -130,9 +106,9 @@ test_truncated (Fixture *fx, gconstpointer data)
 }
 
 static void
-test_empty_and_text (Fixture *fx, gconstpointer data)
+test_empty_and_text (TestDir *fx, gconstpointer data)
 {
-  g_autofree char *empty = fx_path (fx, "empty.fits"), *text = fx_path (fx, "notes.fits");
+  g_autofree char *empty = test_dir_path (fx, "empty.fits"), *text = test_dir_path (fx, "notes.fits");
   g_assert_true (g_file_set_contents (empty, "", 0, NULL));
   expect_failure (empty, DIA_ERROR_FORMAT, "empty");
   g_assert_true (g_file_set_contents (text, "These are my observing notes.\nNo FITS here.\n",
@@ -141,12 +117,12 @@ test_empty_and_text (Fixture *fx, gconstpointer data)
 }
 
 static void
-test_missing (Fixture *fx, gconstpointer data)
+test_missing (TestDir *fx, gconstpointer data)
 {
-  g_autofree char *missing = fx_path (fx, "does-not-exist.fits");
+  g_autofree char *missing = test_dir_path (fx, "does-not-exist.fits");
   g_autofree char *ext = NULL;
   long naxes[2] = { 4, 4 };
-  g_autofree char *good = fx_path (fx, "g.fits");
+  g_autofree char *good = test_dir_path (fx, "g.fits");
   expect_failure (missing, DIA_ERROR_IO, "no such file");
   /* An HDU that does not exist. */
   write_float_image (good, 2, naxes, 0.0f);
@@ -155,9 +131,9 @@ test_missing (Fixture *fx, gconstpointer data)
 }
 
 static void
-test_cube (Fixture *fx, gconstpointer data)
+test_cube (TestDir *fx, gconstpointer data)
 {
-  g_autofree char *cube = fx_path (fx, "cube.fits"), *flat = fx_path (fx, "flat.fits");
+  g_autofree char *cube = test_dir_path (fx, "cube.fits"), *flat = test_dir_path (fx, "flat.fits");
   g_autofree char *plane = NULL;
   long naxes3[3] = { 6, 5, 3 }, naxes1[3] = { 6, 5, 1 };
   g_autoptr (GError) error = NULL;
@@ -192,11 +168,11 @@ test_cube (Fixture *fx, gconstpointer data)
 }
 
 static void
-test_bad_sizes (Fixture *fx, gconstpointer data)
+test_bad_sizes (TestDir *fx, gconstpointer data)
 {
-  g_autofree char *zero = fx_path (fx, "zero.fits"), *huge = fx_path (fx, "huge.fits");
-  g_autofree char *big = fx_path (fx, "big.fits"), *neg = fx_path (fx, "neg.fits");
-  g_autofree char *one = fx_path (fx, "oned.fits");
+  g_autofree char *zero = test_dir_path (fx, "zero.fits"), *huge = test_dir_path (fx, "huge.fits");
+  g_autofree char *big = test_dir_path (fx, "big.fits"), *neg = test_dir_path (fx, "neg.fits");
+  g_autofree char *one = test_dir_path (fx, "oned.fits");
   const char *zero_cards[] = { "SIMPLE  =                    T", "BITPIX  =                  -32",
                                "NAXIS   =                    2", "NAXIS1  =                    0",
                                "NAXIS2  =                   10", NULL };
@@ -229,9 +205,9 @@ test_bad_sizes (Fixture *fx, gconstpointer data)
 }
 
 static void
-test_no_image (Fixture *fx, gconstpointer data)
+test_no_image (TestDir *fx, gconstpointer data)
 {
-  g_autofree char *path = fx_path (fx, "table.fits"), *cpath = NULL;
+  g_autofree char *path = test_dir_path (fx, "table.fits"), *cpath = NULL;
   char *ttype[] = { "FLUX" }, *tform[] = { "1E" };
   fitsfile *f = NULL;
   int status = 0;
@@ -246,10 +222,10 @@ test_no_image (Fixture *fx, gconstpointer data)
 }
 
 static void
-test_size_mismatch (Fixture *fx, gconstpointer data)
+test_size_mismatch (TestDir *fx, gconstpointer data)
 {
-  g_autofree char *img = fx_path (fx, "img.fits"), *var = fx_path (fx, "var.fits");
-  g_autofree char *mask = fx_path (fx, "mask.fits"), *mef = fx_path (fx, "mef.fits");
+  g_autofree char *img = test_dir_path (fx, "img.fits"), *var = test_dir_path (fx, "var.fits");
+  g_autofree char *mask = test_dir_path (fx, "mask.fits"), *mef = test_dir_path (fx, "mef.fits");
   long a[2] = { 20, 10 }, b[2] = { 20, 11 };
   g_autoptr (GError) error = NULL;
   DiaImage *image;
@@ -294,7 +270,7 @@ test_size_mismatch (Fixture *fx, gconstpointer data)
 }
 
 static void
-test_write_failures (Fixture *fx, gconstpointer data)
+test_write_failures (TestDir *fx, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (DiaImage) image = dia_image_new (4, 4, &error);
@@ -319,8 +295,8 @@ int
 main (int argc, char **argv)
 {
   test_init (&argc, &argv);
-#define ADD(name, fn) g_test_add ("/fits-bad/" name, Fixture, NULL, fixture_setup, fn, \
-                                  fixture_teardown)
+#define ADD(name, fn) g_test_add ("/fits-bad/" name, TestDir, NULL, test_dir_setup, fn, \
+                                  test_dir_teardown)
   ADD ("truncated", test_truncated);
   ADD ("empty-and-text", test_empty_and_text);
   ADD ("missing", test_missing);

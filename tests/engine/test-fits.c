@@ -22,30 +22,6 @@
 #include <string.h>
 #include <wcslib/wcs.h>
 
-typedef struct
-{
-  char *dir;
-} Fixture;
-
-static void
-fixture_setup (Fixture *fx, gconstpointer data)
-{
-  fx->dir = test_tmpdir_new ();
-}
-
-static void
-fixture_teardown (Fixture *fx, gconstpointer data)
-{
-  test_tmpdir_remove (fx->dir);
-  g_free (fx->dir);
-}
-
-static char *
-fx_path (Fixture *fx, const char *name)
-{
-  return g_build_filename (fx->dir, name, NULL);
-}
-
 /* Creates path (overwriting) with one image HDU of the given BITPIX and writes values given
  * as datatype; the file stays open for extra keys when f_out is non-NULL. */
 static void
@@ -90,9 +66,9 @@ read_ok (const char *path)
 }
 
 static void
-test_uint16 (Fixture *fx, gconstpointer data)
+test_uint16 (TestDir *fx, gconstpointer data)
 {
-  g_autofree char *path = fx_path (fx, "u16.fits");
+  g_autofree char *path = test_dir_path (fx, "u16.fits");
   g_autofree guint16 *v = g_new (guint16, 65536);
   g_autoptr (DiaImage) image = NULL;
 
@@ -110,9 +86,9 @@ test_uint16 (Fixture *fx, gconstpointer data)
 }
 
 static void
-test_int16_int32 (Fixture *fx, gconstpointer data)
+test_int16_int32 (TestDir *fx, gconstpointer data)
 {
-  g_autofree char *p16 = fx_path (fx, "i16.fits"), *p32 = fx_path (fx, "i32.fits");
+  g_autofree char *p16 = test_dir_path (fx, "i16.fits"), *p32 = test_dir_path (fx, "i32.fits");
   g_autofree gint16 *v16 = g_new (gint16, 65536);
   g_autofree gint32 *v32 = g_new (gint32, 100 * 50);
   g_autoptr (DiaImage) a = NULL, b = NULL;
@@ -134,9 +110,9 @@ test_int16_int32 (Fixture *fx, gconstpointer data)
 }
 
 static void
-test_float32_float64 (Fixture *fx, gconstpointer data)
+test_float32_float64 (TestDir *fx, gconstpointer data)
 {
-  g_autofree char *p32 = fx_path (fx, "f32.fits"), *p64 = fx_path (fx, "f64.fits");
+  g_autofree char *p32 = test_dir_path (fx, "f32.fits"), *p64 = test_dir_path (fx, "f64.fits");
   const int w = 70, h = 40;
   g_autofree float *f = g_new (float, w * h);
   g_autofree double *d = g_new (double, w * h);
@@ -165,9 +141,9 @@ test_float32_float64 (Fixture *fx, gconstpointer data)
 }
 
 static void
-test_bscale (Fixture *fx, gconstpointer data)
+test_bscale (TestDir *fx, gconstpointer data)
 {
-  g_autofree char *path = fx_path (fx, "bscale.fits");
+  g_autofree char *path = test_dir_path (fx, "bscale.fits");
   gint16 raw[60];
   fitsfile *f = NULL;
   int status = 0;
@@ -189,9 +165,9 @@ test_bscale (Fixture *fx, gconstpointer data)
 }
 
 static void
-test_compressed (Fixture *fx, gconstpointer data)
+test_compressed (TestDir *fx, gconstpointer data)
 {
-  g_autofree char *pint = fx_path (fx, "int.fits"), *pflt = fx_path (fx, "flt.fits");
+  g_autofree char *pint = test_dir_path (fx, "int.fits"), *pflt = test_dir_path (fx, "flt.fits");
   g_autofree char *cint = g_strconcat (pint, "[compress R 100,10]", NULL);
   g_autofree char *cflt = g_strconcat (pflt, "[compress R 100,10]", NULL);
   const int w = 300, h = 120;
@@ -228,9 +204,9 @@ test_compressed (Fixture *fx, gconstpointer data)
 }
 
 static void
-test_extension (Fixture *fx, gconstpointer data)
+test_extension (TestDir *fx, gconstpointer data)
 {
-  g_autofree char *path = fx_path (fx, "ext.fits");
+  g_autofree char *path = test_dir_path (fx, "ext.fits");
   g_autofree char *by_name = g_strconcat (path, "[SCI]", NULL);
   g_autofree char *by_index = g_strconcat (path, "[1]", NULL);
   g_autofree char *cpath = g_strconcat ("!", path, NULL);
@@ -312,9 +288,9 @@ make_tan_wcs (void)
 }
 
 static void
-test_mef_roundtrip (Fixture *fx, gconstpointer data)
+test_mef_roundtrip (TestDir *fx, gconstpointer data)
 {
-  g_autofree char *path = fx_path (fx, "mef.fits");
+  g_autofree char *path = test_dir_path (fx, "mef.fits");
   g_autoptr (GError) error = NULL;
   g_autoptr (DiaImage) src = dia_image_new (40, 30, &error);
   g_autoptr (DiaImage) back = NULL;
@@ -440,9 +416,9 @@ test_mef_roundtrip (Fixture *fx, gconstpointer data)
 }
 
 static void
-test_no_data_values (Fixture *fx, gconstpointer data)
+test_no_data_values (TestDir *fx, gconstpointer data)
 {
-  g_autofree char *path = fx_path (fx, "nodata.fits");
+  g_autofree char *path = test_dir_path (fx, "nodata.fits");
   float v[8 * 8];
   g_autoptr (DiaImage) image = NULL;
   int n_nodata = 0;
@@ -476,11 +452,11 @@ test_no_data_values (Fixture *fx, gconstpointer data)
 }
 
 static void
-test_separate_planes (Fixture *fx, gconstpointer data)
+test_separate_planes (TestDir *fx, gconstpointer data)
 {
-  g_autofree char *pimg = fx_path (fx, "img.fits"), *pvar = fx_path (fx, "var.fits");
-  g_autofree char *psig = fx_path (fx, "sig.fits"), *pmask = fx_path (fx, "mask.fits");
-  g_autofree char *pbare = fx_path (fx, "bare-mask.fits");
+  g_autofree char *pimg = test_dir_path (fx, "img.fits"), *pvar = test_dir_path (fx, "var.fits");
+  g_autofree char *psig = test_dir_path (fx, "sig.fits"), *pmask = test_dir_path (fx, "mask.fits");
+  g_autofree char *pbare = test_dir_path (fx, "bare-mask.fits");
   const int w = 16, h = 12, n = 16 * 12;
   float img[16 * 12], var[16 * 12], sig[16 * 12];
   gint32 mask[16 * 12];
@@ -610,17 +586,17 @@ check_estimate (const char *path, gboolean with_gain)
 }
 
 static void
-test_variance_estimate (Fixture *fx, gconstpointer data)
+test_variance_estimate (TestDir *fx, gconstpointer data)
 {
-  g_autofree char *p1 = fx_path (fx, "gain.fits"), *p2 = fx_path (fx, "nogain.fits");
+  g_autofree char *p1 = test_dir_path (fx, "gain.fits"), *p2 = test_dir_path (fx, "nogain.fits");
   check_estimate (p1, TRUE);
   check_estimate (p2, FALSE);
 }
 
 static void
-test_planes_and_info (Fixture *fx, gconstpointer data)
+test_planes_and_info (TestDir *fx, gconstpointer data)
 {
-  g_autofree char *path = fx_path (fx, "planes.fits"), *kpath = fx_path (fx, "k.fits");
+  g_autofree char *path = test_dir_path (fx, "planes.fits"), *kpath = test_dir_path (fx, "k.fits");
   g_autofree char *ext = g_strconcat (path, "[KERNEL]", NULL);
   g_autoptr (GError) error = NULL;
   g_autoptr (DiaHeaderCards) cards = dia_header_cards_new ();
@@ -663,8 +639,8 @@ int
 main (int argc, char **argv)
 {
   test_init (&argc, &argv);
-#define ADD(name, fn) g_test_add ("/fits/" name, Fixture, NULL, fixture_setup, fn, \
-                                  fixture_teardown)
+#define ADD(name, fn) g_test_add ("/fits/" name, TestDir, NULL, test_dir_setup, fn, \
+                                  test_dir_teardown)
   ADD ("uint16-bzero", test_uint16);
   ADD ("int16-int32", test_int16_int32);
   ADD ("float32-float64", test_float32_float64);

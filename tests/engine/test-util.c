@@ -113,3 +113,22 @@ test_sim_sky_map (const DiaSimTruth *truth, int width, int height, int border)
         ok[(size_t) y * w + x] = 0;
   return ok;
 }
+
+void
+test_dir_setup (TestDir *fx, gconstpointer data)
+{
+  fx->dir = test_tmpdir_new ();
+}
+
+void
+test_dir_teardown (TestDir *fx, gconstpointer data)
+{
+  test_tmpdir_remove (fx->dir);
+  g_free (fx->dir);
+}
+
+char *
+test_dir_path (TestDir *fx, const char *name)
+{
+  return g_build_filename (fx->dir, name, NULL);
+}

@@ -30,3 +30,13 @@ double test_robust_sigma_normalised (const float *a, const float *b, const float
  * position in either image and at least `border` px from the edges; 0 elsewhere.  A
  * width × height map (g_free) of "empty sky" for noise statistics. */
 guint8 *test_sim_sky_map (const DiaSimTruth *truth, int width, int height, int border);
+
+/* A GTest fixture holding a fresh temporary directory, removed with its files afterwards. */
+typedef struct
+{
+  char *dir;
+} TestDir;
+
+void  test_dir_setup (TestDir *fx, gconstpointer data);
+void  test_dir_teardown (TestDir *fx, gconstpointer data);
+char *test_dir_path (TestDir *fx, const char *name);   /* a path inside it; caller frees */
