@@ -24,15 +24,17 @@
  *
  * Variance: Σ K_c² ⋆ var, with K_c the kernel at the centre of the 32×32 cell (anchored at
  * buffer (0, 0)) containing the pixel — exact per cell on both engines.  The direct engine
- * squares one kernel per cell.  The FFT engine uses K_c² = Σ_{m≤n} c_mn T_m T_n (K_m K_n)
- * (c = 2 off the diagonal): one forward transform of the variance window, then one inverse
- * per product kernel (P = M(M+1)/2), each weighted per cell.  A cheaper variant (square of
+ * squares one kernel per cell and drops the outer rings that hold less than 2·10⁻⁶ of Σ K_c²
+ * (conv_square_crop: K² is √2 narrower than K, so typically 81–121 of 441 taps remain).  The
+ * FFT engine uses K_c² = Σ_{m≤n} c_mn T_m T_n (K_m K_n) (c = 2 off the diagonal): one forward
+ * transform of the variance window, then one inverse per product kernel (P = M(M+1)/2), each
+ * weighted per cell.  A cheaper variant (square of
  * the kernel at the tile centre, rescaled per cell by the exact Σ K_c²) was measured and
  * rejected: with a kernel whose width changes strongly across the frame it was off by up to
  * 14 % next to bright stars (rms 0.2 %), far above the 0.5 % budget.  The engine for the
  * variance is chosen separately (P correlations by FFT against one per cell directly), so
- * order-2 solutions (P = 21) usually take the direct path, and so do order-1 ones (P = 6) up to
- * K ≈ 23: the FFT variance pass pays a per-cell weighted write-back for each of its P inverse
+ * order-2 solutions (P = 21) usually take the direct path, and so do order-1 ones (P = 6) whose
+ * cropped K² is small (the crop at the domain centre prices the direct pass): the FFT variance pass pays a per-cell weighted write-back for each of its P inverse
  * transforms (CONV_FFT_VAR_FACTOR).
  *
  * Mask: OR over the K×K footprint as two separable passes (rows then columns), each an
@@ -410,6 +412,37 @@ conv_store_variance (const ConvPass *p, int y, int x0, int n, const float *r, fl
     }
 }
 
+/* Crops a squared kernel k2 (ks × ks, centre ks/2) in place to the smallest centred square of
+ * half-width r that keeps all but CONV_VAR_CROP_EPS of Σ k2, compacted to (2r + 1)² at the
+ * start of k2; returns r.  K² is much narrower than K (a Gaussian K of width σ gives a K² of
+ * width σ/√2) while ksize is set by the fit's widest basis function, so most of the square's
+ * taps are negligible.  The dropped weight bounds the relative error of the propagated
+ * variance where the variance is locally uniform; next to a bright star, whose variance can
+ * be 10⁴ × the sky's, tests/engine/test-convolve.c bounds the worst pixel. */
+#define CONV_VAR_CROP_EPS 2e-6
+static int
+conv_square_crop (float *k2, int ks)
+{
+  double ring[CONV_MAX_KSIZE / 2 + 1] = { 0 }, total = 0.0, outside = 0.0;
+  int h = ks / 2, r = h, kc, off;
+
+  for (int v = 0; v < ks; v++)
+    for (int u = 0; u < ks; u++)
+      {
+        int d = MAX (abs (u - h), abs (v - h));
+        ring[d] += k2[v * ks + u];
+      }
+  for (int d = 0; d <= h; d++)
+    total += ring[d];
+  while (r > 0 && outside + ring[r] <= CONV_VAR_CROP_EPS * total)
+    outside += ring[r--];
+  kc = 2 * r + 1;
+  off = h - r;
+  for (int v = 0; v < kc && off > 0; v++)
+    memmove (k2 + (size_t) v * kc, k2 + (size_t) (v + off) * ks + off, sizeof (float) * kc);
+  return r;
+}
+
 /* Direct engine, one band = output rows of cell row (band_y0 + index) inside rect. */
 static void
 conv_direct_band (int first, int last, int thread_index, gpointer data)
@@ -456,10 +489,13 @@ conv_direct_band (int first, int last, int thread_index, gpointer data)
                               cy * CONV_CELL + 0.5 * (CONV_CELL - 1), w->kcell);
               for (int i = 0; i < npix; i++)
                 w->kcell[i] *= w->kcell[i];
+              int r = conv_square_crop (w->kcell, ks);
+              int off = h - r, kc = 2 * r + 1;
               for (int y = y0; y < y1; y++)
                 {
-                  const float *s = w->band + (size_t) (y - y0) * p->band_w + (xs - p->rect.x);
-                  conv_block32 (s, p->band_w, w->kcell, ks, w->acc);
+                  const float *s = w->band + (size_t) (y - y0 + off) * p->band_w
+                                   + (xs - p->rect.x) + off;
+                  conv_block32 (s, p->band_w, w->kcell, kc, w->acc);
                   conv_store_variance (p, y, xs, xe - xs, w->acc, s2);
                 }
             }
@@ -1174,8 +1210,22 @@ dia_convolve_image (const DiaImage *in, const DiaKernelSolution *sol, const DiaR
   else
     {
       pix.use_fft = conv_fft_cost (ks, n_terms) < conv_direct_cost (ks, n_terms);
+      /* The direct variance pass crops K_c²; the crop of the kernel at the domain centre
+       * (region-independent) prices it. */
+      g_autofree float *kc = g_new (float, (size_t) ks * ks);
+      int r;
+      pix.ksize = ks;
+      pix.n_terms = n_terms;
+      pix.kernels = kernels;
+      pix.domain = sol->domain;
+      pix.spatial_order = sol->spatial_order;
+      conv_kernel_at (&pix, 0.5 * (sol->domain[0] + sol->domain[1]),
+                      0.5 * (sol->domain[2] + sol->domain[3]), kc);
+      for (int i = 0; i < ks * ks; i++)
+        kc[i] *= kc[i];
+      r = conv_square_crop (kc, ks);
       var.use_fft = CONV_FFT_VAR_FACTOR * conv_fft_cost (ks, n_products)
-                    < conv_direct_cost (ks, 1);
+                    < conv_direct_cost (2 * r + 1, 1);
     }
   fft_n = conv_pick_fft_size (ks);
   pix.fft_n = var.fft_n = fft_n;

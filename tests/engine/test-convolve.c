@@ -568,8 +568,10 @@ test_variance_white (void)
     }
 }
 
-/* The FFT engine's tile-kernel variance with per-cell rescaling, against the exact per-cell
- * direct evaluation, on a star field with a kernel whose width changes strongly. */
+/* The FFT engine's exact per-cell variance against the direct engine's, whose squared kernels
+ * are cropped to the rings holding all but 2·10⁻⁶ of Σ K_c² (conv_square_crop), on a star field
+ * with a kernel whose width changes strongly: the worst pixel (next to a bright star, where the
+ * dropped wings see its variance) bounds the crop's error. */
 static void
 test_variance_fft_accuracy (void)
 {
