@@ -539,7 +539,7 @@ typedef struct
   guint8 *am_status;
   double fwhm;                  /* aperture scale, set between the passes                 */
   double sigma0;                /* starting weight σ of the adaptive moments              */
-  const int *order;             /* peak indices to measure (NULL: all, in order)          */
+  int first;                    /* index of the first peak of the current pass            */
   double saturation;
 } MeasureJob;
 
@@ -549,7 +549,7 @@ measure_moments_body (int first, int last, int thread_index, gpointer data)
   MeasureJob *job = data;
   for (int ii = first; ii < last; ii++)
     {
-      int i = job->order ? job->order[ii] : ii;
+      int i = job->first + ii;
       const FindPeak *pk = &job->peaks[i];
       DiaStar *s = &job->stars[i];
       double m[3], xc, yc;
@@ -670,12 +670,17 @@ measure_aperture_body (int first, int last, int thread_index, gpointer data)
   g_free (ann);
 }
 
+/* Most significant first; ties in raster order, so the order never depends on the bands'
+ * parallel schedule. */
 static int
-peak_cmp_nu (gconstpointer a, gconstpointer b, gpointer data)
+peak_cmp_nu (gconstpointer a, gconstpointer b)
 {
-  const FindPeak *p = data;
-  float x = p[*(const int *) a].nu, y = p[*(const int *) b].nu;
-  return (x < y) - (x > y);
+  const FindPeak *p = a, *q = b;
+  if (p->nu != q->nu)
+    return (p->nu < q->nu) - (p->nu > q->nu);
+  if (p->y != q->y)
+    return (p->y > q->y) - (p->y < q->y);
+  return (p->x > q->x) - (p->x < q->x);
 }
 
 /* The stellar locus among moment traces t[0..n−1] (reordered): stars share one size while
@@ -783,8 +788,7 @@ dia_stars_find (const DiaImage *image, const DiaBackground *bg, double threshold
   g_autofree gboolean *alive = NULL;
   g_autofree double *traces = NULL;
   g_autofree double *nu = NULL;
-  g_autofree int *order = NULL;
-  int n_first;
+  int n_first, n_meas;
   GArray *result;
   FindJob fj;
   MeasureJob mj;
@@ -857,6 +861,12 @@ dia_stars_find (const DiaImage *image, const DiaBackground *bg, double threshold
   dia_monitor_stage (monitor, "stars", 0.3);
 
   n = all_peaks->len;
+  /* Only the n_meas most significant maxima are measured: with a cap of max_stars, twice as
+   * many by significance leave ample room for the flux order to differ (and for merged
+   * duplicates).  The fainter maxima still count as neighbours in the crowding test, at their
+   * peak pixel, so a star's flags do not depend on the cap. */
+  g_array_sort (all_peaks, peak_cmp_nu);
+  n_meas = max_stars > 0 ? (int) MIN ((gint64) n, 2 * (gint64) max_stars) : n;
   result = g_array_sized_new (FALSE, TRUE, sizeof (DiaStar), n);
   g_array_set_size (result, n);
   am = g_new0 (guint8, MAX (n, 1));
@@ -864,34 +874,37 @@ dia_stars_find (const DiaImage *image, const DiaBackground *bg, double threshold
                      { image->pix, 0.0, image->mask, DIA_MASK_NO_DATA | DIA_MASK_BAD,
                        image->stride, image->width, image->height },
                      (const FindPeak *) all_peaks->data, n, (DiaStar *) result->data, am,
-                     NAN, 1.5, NULL, image->meta.saturation };
+                     NAN, 1.5, 0, image->meta.saturation };
   /* Moments in two passes: the 200 most significant maxima start from a 1.5 px weight and
    * fix the typical stellar size; every other maximum then starts from that size, which most
    * of them (stars) already match, so they converge in a few passes instead of a dozen. */
-  order = g_new (int, MAX (n, 1));
-  for (int i = 0; i < n; i++)
-    order[i] = i;
-  g_qsort_with_data (order, n, sizeof (int), peak_cmp_nu, (gpointer) mj.peaks);
-  mj.order = order;
-  n_first = MIN (n, 200);
+  n_first = MIN (n_meas, 200);
   ok = dia_parallel_for (n_first, 8, 0, measure_moments_body, &mj, monitor, error);
-  if (ok && n > n_first)
+  if (ok && n_meas > n_first)
     {
       double t0;
       int k = 0;
       traces = g_new (double, MAX (n_first, 1));
       for (int j = 0; j < n_first; j++)
-        if (am[order[j]] == AM_OK)
+        if (am[j] == AM_OK)
           {
-            const DiaStar *s = &g_array_index (result, DiaStar, order[j]);
+            const DiaStar *s = &g_array_index (result, DiaStar, j);
             traces[k++] = s->ixx + s->iyy;
           }
       t0 = psf_stellar_locus (traces, k);
       g_clear_pointer (&traces, g_free);
       if (isfinite (t0) && t0 > 0.2)
         mj.sigma0 = CLAMP (sqrt (t0 / 2.0), 0.5, 8.0);
-      mj.order = order + n_first;
-      ok = dia_parallel_for (n - n_first, 32, 0, measure_moments_body, &mj, monitor, error);
+      mj.first = n_first;
+      ok = dia_parallel_for (n_meas - n_first, 32, 0, measure_moments_body, &mj, monitor,
+                             error);
+    }
+  /* The unmeasured maxima: neighbours only, at their peak pixel. */
+  for (int i = n_meas; i < n; i++)
+    {
+      DiaStar *s = &g_array_index (result, DiaStar, i);
+      s->x = mj.peaks[i].x;
+      s->y = mj.peaks[i].y;
     }
   if (!ok)
     {
@@ -906,7 +919,7 @@ dia_stars_find (const DiaImage *image, const DiaBackground *bg, double threshold
   for (int pass = 0; pass < 2 && n_t < 5; pass++)
     {
       n_t = 0;
-      for (int i = 0; i < n; i++)
+      for (int i = 0; i < n_meas; i++)
         {
           const DiaStar *s = &g_array_index (result, DiaStar, i);
           const FindPeak *pk = &mj.peaks[i];
@@ -924,7 +937,7 @@ dia_stars_find (const DiaImage *image, const DiaBackground *bg, double threshold
   t_med = psf_stellar_locus (traces, n_t);
   fwhm = isfinite (t_med) ? FWHM_PER_SIGMA * sqrt (t_med / 2.0) : 3.0;
   mj.fwhm = CLAMP (fwhm, 1.0, 20.0);
-  ok = dia_parallel_for (n, 32, 0, measure_aperture_body, &mj, monitor, error);
+  ok = dia_parallel_for (n_meas, 32, 0, measure_aperture_body, &mj, monitor, error);
   if (!ok)
     {
       g_array_free (all_peaks, TRUE);
@@ -945,7 +958,9 @@ dia_stars_find (const DiaImage *image, const DiaBackground *bg, double threshold
       DiaStar *s = &g_array_index (result, DiaStar, i);
       double t = s->ixx + s->iyy, slack = 2.0 / MAX (s->snr, 1.0);
       nu[i] = mj.peaks[i].nu;
-      alive[i] = s->flux > 0.0;
+      alive[i] = i >= n_meas || s->flux > 0.0;
+      if (i >= n_meas)
+        continue;
       if (am[i] == AM_DRIFTED)
         s->flags |= DIA_STAR_CROWDED;
       else if (am[i] == AM_COLLAPSED || (isfinite (t_med) && am[i] == AM_OK
@@ -961,7 +976,7 @@ dia_stars_find (const DiaImage *image, const DiaBackground *bg, double threshold
     DiaStar *st = (DiaStar *) result->data;
     double merge = 0.5 * mj.fwhm, crowd = 3.0 * mj.fwhm;
     star_grid_init (&g, st, n, alive, image->width, image->height, crowd);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n_meas; i++)
       {
         int cx, cy;
         if (!alive[i])
@@ -986,7 +1001,7 @@ dia_stars_find (const DiaImage *image, const DiaBackground *bg, double threshold
   }
   {
     int k = 0;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n_meas; i++)
       if (alive[i])
         g_array_index (result, DiaStar, k++) = g_array_index (result, DiaStar, i);
     g_array_set_size (result, k);
