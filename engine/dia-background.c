@@ -79,9 +79,10 @@ bg_clipped_stats (float *v, gint64 n, double *mean, double *sigma)
   *mean = *sigma = NAN;
   if (n < 3)
     return;
-  q1 = dia_stats_select (v, n, n / 4);
-  q3 = dia_stats_select (v, n, (3 * n) / 4);
+  /* The median first: it partitions v, so each quartile is a selection in one half. */
   centre = dia_stats_select (v, n, n / 2);
+  q1 = dia_stats_select (v, n / 2, n / 4);
+  q3 = dia_stats_select (v + n / 2 + 1, n - n / 2 - 1, (3 * n) / 4 - n / 2 - 1);
   half = BG_CLIP_SIGMA * 0.7413 * (q3 - q1);
   if (!(half > 0.0))
     {

@@ -26,6 +26,7 @@
 #include "dia-stamps.h"
 #include "dia-error.h"
 #include "dia-image.h"
+#include "dia-parallel.h"
 #include "dia-psf.h"
 
 #include <glib/gi18n-lib.h>
@@ -137,6 +138,67 @@ stamp_cmp_snr_desc (gconstpointer pa, gconstpointer pb)
   return (a->snr < b->snr) - (a->snr > b->snr);
 }
 
+typedef struct
+{
+  const DiaImage *science, *tmpl;
+  const GArray *stars;
+  const DiaStampParams *prm;
+  int ks, ncx, ncy;
+  DiaStamp *out;
+} StampJob;
+
+/* One stamp per star, status by the first failing test (see the file comment). */
+static void
+stamp_classify_body (int first, int last, int thread_index, gpointer data)
+{
+  const StampJob *job = data;
+  const DiaImage *science = job->science;
+  const DiaStampParams *prm = job->prm;
+  int ks = job->ks, side = 2 * ks + 1, ncx = job->ncx, ncy = job->ncy;
+
+  for (int i = first; i < last; i++)
+    {
+      const DiaStar *s = &g_array_index (job->stars, DiaStar, i);
+      DiaStamp st = { 0 };
+      int ix = (int) floor (s->x + 0.5), iy = (int) floor (s->y + 0.5);
+      int x0 = ix - ks, y0 = iy - ks;
+
+      st.x = s->x;
+      st.y = s->y;
+      st.flux = s->flux;
+      st.snr = s->snr;
+      st.cell = CLAMP (iy / prm->cell_size, 0, ncy - 1) * ncx
+                + CLAMP (ix / prm->cell_size, 0, ncx - 1);
+      st.iteration = 0;
+      st.kernel_sum = st.resid_mean = st.resid_rms = NAN;
+
+      /* The fit reads the template over the whole box and the science image over its core,
+       * so the box must lie inside the image.  (ip_diffim also keeps a further kernel width
+       * from the edge; on small cutouts that discards most stars for no gain, since the box
+       * already holds the kernel's full footprint.)  The cheap catalogue flags are tested
+       * before the box's mask, which is the costly test. */
+      if (!isfinite (s->x) || !isfinite (s->y) || x0 < 0 || y0 < 0
+          || x0 + side > science->width || y0 + side > science->height)
+        {
+          st.status = DIA_STAMP_REJECT_EDGE;
+          st.cell = CLAMP (st.cell, 0, ncx * ncy - 1);
+        }
+      else if (s->flags & DIA_STAR_SATURATED)
+        st.status = DIA_STAMP_REJECT_SATURATED;
+      else if (!(s->snr > prm->min_snr && s->snr < prm->max_snr))
+        st.status = DIA_STAMP_REJECT_SNR;
+      else if (s->flags & DIA_STAR_CROWDED)
+        st.status = DIA_STAMP_REJECT_CROWDED;
+      else if (s->flags & (DIA_STAR_EXTENDED | DIA_STAR_COSMIC))
+        st.status = DIA_STAMP_REJECT_EXTENDED;
+      else if (s->flags & (DIA_STAR_MASKED | DIA_STAR_EDGE))
+        st.status = DIA_STAMP_REJECT_MASKED;
+      else
+        st.status = stamp_mask_status (science, job->tmpl, x0, y0, side);
+      job->out[i] = st;
+    }
+}
+
 GArray *
 dia_stamps_select (const DiaImage *science, const DiaImage *tmpl, const GArray *stars,
                    int kernel_size, const DiaStampParams *params, GError **error)
@@ -144,7 +206,7 @@ dia_stamps_select (const DiaImage *science, const DiaImage *tmpl, const GArray *
   DiaStampParams prm;
   GArray *out;
   int counts[STAMP_N_STATUS] = { 0 };
-  int side, ks, ncx, ncy, n_good = 0;
+  int ks, ncx, ncy, n_good = 0;
 
   g_return_val_if_fail (science != NULL && stars != NULL, NULL);
   if (params)
@@ -169,52 +231,16 @@ dia_stamps_select (const DiaImage *science, const DiaImage *tmpl, const GArray *
   prm.cell_size = MAX (prm.cell_size, 8);
   prm.n_per_cell = MAX (prm.n_per_cell, 1);
   ks = kernel_size;
-  side = 2 * ks + 1;
   ncx = MAX (1, science->width / prm.cell_size);
   ncy = MAX (1, science->height / prm.cell_size);
 
   out = g_array_sized_new (FALSE, TRUE, sizeof (DiaStamp), stars->len);
-  for (guint i = 0; i < stars->len; i++)
-    {
-      const DiaStar *s = &g_array_index (stars, DiaStar, i);
-      DiaStamp st = { 0 };
-      int ix = (int) floor (s->x + 0.5), iy = (int) floor (s->y + 0.5);
-      int x0 = ix - ks, y0 = iy - ks;
-
-      st.x = s->x;
-      st.y = s->y;
-      st.flux = s->flux;
-      st.snr = s->snr;
-      st.cell = CLAMP (iy / prm.cell_size, 0, ncy - 1) * ncx
-                + CLAMP (ix / prm.cell_size, 0, ncx - 1);
-      st.iteration = 0;
-      st.kernel_sum = st.resid_mean = st.resid_rms = NAN;
-
-      /* The fit reads the template over the whole box and the science image over its core,
-       * so the box must lie inside the image.  (ip_diffim also keeps a further kernel width
-       * from the edge; on small cutouts that discards most stars for no gain, since the box
-       * already holds the kernel's full footprint.)  The cheap catalogue flags are tested
-       * before the box's mask, which is the costly test. */
-      if (!isfinite (s->x) || !isfinite (s->y) || x0 < 0 || y0 < 0
-          || x0 + side > science->width || y0 + side > science->height)
-        {
-          st.status = DIA_STAMP_REJECT_EDGE;
-          st.cell = CLAMP (st.cell, 0, ncx * ncy - 1);
-        }
-      else if (s->flags & DIA_STAR_SATURATED)
-        st.status = DIA_STAMP_REJECT_SATURATED;
-      else if (!(s->snr > prm.min_snr && s->snr < prm.max_snr))
-        st.status = DIA_STAMP_REJECT_SNR;
-      else if (s->flags & DIA_STAR_CROWDED)
-        st.status = DIA_STAMP_REJECT_CROWDED;
-      else if (s->flags & (DIA_STAR_EXTENDED | DIA_STAR_COSMIC))
-        st.status = DIA_STAMP_REJECT_EXTENDED;
-      else if (s->flags & (DIA_STAR_MASKED | DIA_STAR_EDGE))
-        st.status = DIA_STAMP_REJECT_MASKED;
-      else
-        st.status = stamp_mask_status (science, tmpl, x0, y0, side);
-      g_array_append_val (out, st);
-    }
+  g_array_set_size (out, stars->len);
+  {
+    StampJob job = { science, tmpl, stars, &prm, ks, ncx, ncy, (DiaStamp *) out->data };
+    /* Independent per star, and the box mask tests dominate: cheap to spread. */
+    dia_parallel_for ((int) stars->len, 64, 0, stamp_classify_body, &job, NULL, NULL);
+  }
 
   /* Cap: keep the max_stamps good stamps of highest S/N, the others wait as reserve. */
   {
