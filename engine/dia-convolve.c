@@ -25,7 +25,8 @@
  * Variance: Σ K_c² ⋆ var, with K_c the kernel at the centre of the 32×32 cell (anchored at
  * buffer (0, 0)) containing the pixel — exact per cell on both engines.  The direct engine
  * squares one kernel per cell and drops the outer rings that hold less than 2·10⁻⁶ of Σ K_c²
- * (conv_square_crop: K² is √2 narrower than K, so typically 81–121 of 441 taps remain).  The
+ * (dia_kernel_square_radius: K² is √2 narrower than K, so typically 81–121 of 441 taps
+ * remain).  The
  * FFT engine uses K_c² = Σ_{m≤n} c_mn T_m T_n (K_m K_n) (c = 2 off the diagonal): one forward
  * transform of the variance window, then one inverse per product kernel (P = M(M+1)/2), each
  * weighted per cell.  A cheaper variant (square of
@@ -412,32 +413,13 @@ conv_store_variance (const ConvPass *p, int y, int x0, int n, const float *r, fl
     }
 }
 
-/* Crops a squared kernel k2 (ks × ks, centre ks/2) in place to the smallest centred square of
- * half-width r that keeps all but CONV_VAR_CROP_EPS of Σ k2, compacted to (2r + 1)² at the
- * start of k2; returns r.  K² is much narrower than K (a Gaussian K of width σ gives a K² of
- * width σ/√2) while ksize is set by the fit's widest basis function, so most of the square's
- * taps are negligible.  The dropped weight bounds the relative error of the propagated
- * variance where the variance is locally uniform; next to a bright star, whose variance can
- * be 10⁴ × the sky's, tests/engine/test-convolve.c bounds the worst pixel. */
-#define CONV_VAR_CROP_EPS 2e-6
+/* Crops a squared kernel k2 (ks × ks, centre ks/2) in place to the centred square of half-width
+ * dia_kernel_square_radius(), compacted to (2r + 1)² at the start of k2; returns r. */
 static int
 conv_square_crop (float *k2, int ks)
 {
-  double ring[CONV_MAX_KSIZE / 2 + 1] = { 0 }, total = 0.0, outside = 0.0;
-  int h = ks / 2, r = h, kc, off;
+  int h = ks / 2, r = dia_kernel_square_radius (k2, ks), kc = 2 * r + 1, off = h - r;
 
-  for (int v = 0; v < ks; v++)
-    for (int u = 0; u < ks; u++)
-      {
-        int d = MAX (abs (u - h), abs (v - h));
-        ring[d] += k2[v * ks + u];
-      }
-  for (int d = 0; d <= h; d++)
-    total += ring[d];
-  while (r > 0 && outside + ring[r] <= CONV_VAR_CROP_EPS * total)
-    outside += ring[r--];
-  kc = 2 * r + 1;
-  off = h - r;
   for (int v = 0; v < kc && off > 0; v++)
     memmove (k2 + (size_t) v * kc, k2 + (size_t) (v + off) * ks + off, sizeof (float) * kc);
   return r;

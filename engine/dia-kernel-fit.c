@@ -507,8 +507,9 @@ fit_resid_stats (const FitContext *ctx, FitScratch *s, const float *c, const dou
   for (int n = 0; n < ctx->nb; n++)
     fit_axpy_df (s->model, c + (gsize) n * ncp, a[n], ncp);
   memset (s->kv, 0, sizeof (float) * ncp);
-  for (int tv = 0; tv < size; tv++)
-    for (int tu = 0; tu < size; tu++)
+  int h = size / 2, r = dia_kernel_square_radius (s->k2, size);
+  for (int tv = h - r; tv <= h + r; tv++)
+    for (int tu = h - r; tu <= h + r; tu++)
       {
         float kk = s->k2[tv * size + tu];
         if (kk == 0)

@@ -473,3 +473,22 @@ dia_kernel_solution_centroid (const DiaKernelSolution *sol, double x, double y, 
   *dx = su / s - h;
   *dy = sv / s - h;
 }
+
+int
+dia_kernel_square_radius (const float *k2, int size)
+{
+  g_autofree double *ring = NULL;
+  double total = 0.0, outside = 0.0;
+  int h = size / 2, r = h;
+
+  g_return_val_if_fail (k2 != NULL && size > 0, 0);
+  ring = g_new0 (double, h + 1);
+  for (int v = 0; v < size; v++)
+    for (int u = 0; u < size; u++)
+      ring[MAX (ABS (u - h), ABS (v - h))] += k2[v * size + u];
+  for (int d = 0; d <= h; d++)
+    total += ring[d];
+  while (r > 0 && outside + ring[r] <= DIA_KERNEL_SQUARE_EPS * total)
+    outside += ring[r--];
+  return r;
+}

@@ -113,6 +113,15 @@ float *dia_kernel_solution_collapse (const DiaKernelSolution *sol);
 void dia_kernel_solution_centroid (const DiaKernelSolution *sol, double x, double y,
                                    double *dx, double *dy);
 
+/* The variance of a correlation with K is a correlation with K², which is √2 narrower than K
+ * while the kernel's side is set by its widest basis function.  Returns the half-width r of
+ * the smallest centred square of the size² squared kernel k2 (centre size/2, non-negative
+ * values) outside which lies at most DIA_KERNEL_SQUARE_EPS of Σ k2; only those taps need to
+ * be visited.  The dropped weight bounds the relative error where the variance is locally
+ * uniform (tests/engine/test-convolve.c bounds it next to bright stars). */
+#define DIA_KERNEL_SQUARE_EPS 2e-6
+int dia_kernel_square_radius (const float *k2, int size);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DiaKernelSolution, dia_kernel_solution_unref)
 
 G_END_DECLS
