@@ -1046,6 +1046,10 @@ typedef struct
   double sub[3], subw[3];
   gboolean moffat;
   double beta_fixed;            /* Moffat β held fixed, or NAN to fit it                 */
+  /* The Jacobian computed alongside the last residuals (see fit_f). */
+  gsl_matrix *cache_J;
+  double cache_p[8];
+  gboolean cache_valid;
 } FitData;
 
 /* Parameters: 0 A, 1 x0, 2 y0, 3 B, 4 l11, 5 l21, 6 l22, [7 b with β = 1 + e^b, unless β
@@ -1107,15 +1111,31 @@ fit_eval (const gsl_vector *p, void *data, gsl_vector *f, gsl_matrix *J)
   return GSL_SUCCESS;
 }
 
+/* The trust-region driver asks for the Jacobian at every point whose residuals it accepted,
+ * and residuals and derivatives share the costly log1p/exp per sub-pixel point; so the
+ * residuals are always evaluated with the Jacobian, which fit_df then copies when the point
+ * is the same. */
 static int
 fit_f (const gsl_vector *p, void *data, gsl_vector *f)
 {
-  return fit_eval (p, data, f, NULL);
+  FitData *fd = data;
+  fd->cache_valid = FALSE;
+  fit_eval (p, data, f, fd->cache_J);
+  for (size_t k = 0; k < p->size; k++)
+    fd->cache_p[k] = gsl_vector_get (p, k);
+  fd->cache_valid = TRUE;
+  return GSL_SUCCESS;
 }
 
 static int
 fit_df (const gsl_vector *p, void *data, gsl_matrix *J)
 {
+  FitData *fd = data;
+  gboolean same = fd->cache_valid;
+  for (size_t k = 0; k < p->size && same; k++)
+    same = gsl_vector_get (p, k) == fd->cache_p[k];
+  if (same)
+    return gsl_matrix_memcpy (J, fd->cache_J);
   return fit_eval (p, data, NULL, J);
 }
 
@@ -1242,8 +1262,13 @@ fit_star (const DiaImage *im, double bg_level, double xs, double ys, double fwhm
    * damped system positive definite. */
   prm.solver = gsl_multifit_nlinear_solver_cholesky;
   ws = gsl_multifit_nlinear_alloc (gsl_multifit_nlinear_trust, &prm, n, np);
-  if (ws == NULL)
+  fd.cache_J = gsl_matrix_alloc (n, np);
+  if (ws == NULL || fd.cache_J == NULL)
     {
+      if (ws)
+        gsl_multifit_nlinear_free (ws);
+      if (fd.cache_J)
+        gsl_matrix_free (fd.cache_J);
       g_free (fd.dx);
       return res;
     }
@@ -1263,6 +1288,7 @@ fit_star (const DiaImage *im, double bg_level, double xs, double ys, double fwhm
                && (!moffat || (res.beta > 1.15 && res.beta < 1.0 + exp (4.9)));
     }
   gsl_multifit_nlinear_free (ws);
+  gsl_matrix_free (fd.cache_J);
   g_free (fd.dx);
   return res;
 }
