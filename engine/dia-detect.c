@@ -514,6 +514,8 @@ dia_catalog_unref (DiaCatalog *catalog)
   g_array_unref (catalog->sources);
   g_array_unref (catalog->spans);
   g_array_unref (catalog->peaks);
+  g_clear_pointer (&catalog->sn_plane, g_bytes_unref);
+  g_clear_pointer (&catalog->sn_image, dia_image_unref);
   g_free (catalog);
 }
 
@@ -883,10 +885,17 @@ build_footprints (DiaCatalog *cat, const float *nu, double grow_radius, int n_th
   return TRUE;
 }
 
+static void
+detect_free_plane (gpointer nu)
+{
+  dia_aligned_free (nu);
+}
+
+/* previous: a catalogue whose kept ν plane may be reused (or NULL); keep: keep this one's. */
 static DiaCatalog *
 detect_common (const DiaImage *image, double sigma_s, gboolean smooth,
-               const DiaDetectParams *params, int n_threads, DiaMonitor *monitor,
-               GError **error)
+               const DiaDetectParams *params, const DiaCatalog *previous, gboolean keep,
+               int n_threads, DiaMonitor *monitor, GError **error)
 {
   int w = image->width, h = image->height;
   size_t n = (size_t) w * h;
@@ -910,6 +919,24 @@ detect_common (const DiaImage *image, double sigma_s, gboolean smooth,
   cat = catalog_new (image, params);
   cat->on_score = !smooth;
   cat->smooth_sigma = smooth ? sigma_s : 0.0;
+  if (previous != NULL && previous->sn_plane != NULL && previous->sn_image == image
+      && previous->on_score == !smooth && previous->smooth_sigma == cat->smooth_sigma
+      && previous->params.rescale_noise == params->rescale_noise)
+    {
+      /* Same image, same ν: threshold and footprints only. */
+      dia_monitor_stage (monitor, "detect", 0.0);
+      cat->n_pixels = previous->n_pixels;
+      cat->sn_scale = previous->sn_scale;
+      cat->sn_offset = previous->sn_offset;
+      if (!build_footprints (cat, g_bytes_get_data (previous->sn_plane, NULL),
+                             params->grow_sigma * sigma_s, n_threads, monitor, error))
+        return NULL;
+      cat->sn_plane = g_bytes_ref (previous->sn_plane);
+      cat->sn_image = dia_image_ref ((DiaImage *) image);
+      cat->detect_ms = (g_get_monotonic_time () - t0) / 1000.0;
+      dia_monitor_stage (monitor, "detect", 1.0);
+      return g_steal_pointer (&cat);
+    }
   nu = dia_aligned_alloc0 (n * sizeof (float));
   n_usable = g_try_new0 (gint64, h);
   if (!nu || !n_usable)
@@ -1023,10 +1050,14 @@ detect_common (const DiaImage *image, double sigma_s, gboolean smooth,
             nu[i] = (nu[i] - off) * inv;
         }
     }
-  ok = build_footprints (cat, nu, smooth ? params->grow_sigma * sigma_s
-                                         : params->grow_sigma * sigma_s,
-                         n_threads, monitor, error);
-  dia_aligned_free (nu);
+  ok = build_footprints (cat, nu, params->grow_sigma * sigma_s, n_threads, monitor, error);
+  if (ok && keep)
+    {
+      cat->sn_plane = g_bytes_new_with_free_func (nu, n * sizeof (float), detect_free_plane, nu);
+      cat->sn_image = dia_image_ref ((DiaImage *) image);
+    }
+  else
+    dia_aligned_free (nu);
   if (!ok)
     return NULL;
   cat->detect_ms = (g_get_monotonic_time () - t0) / 1000.0;
@@ -1034,11 +1065,19 @@ detect_common (const DiaImage *image, double sigma_s, gboolean smooth,
   return g_steal_pointer (&cat);
 }
 
-DiaCatalog *
-dia_detect (const DiaImage *image, const DiaPsf *psf, const DiaDetectParams *params,
-            int n_threads, DiaMonitor *monitor, GError **error)
+/* σ_s of a difference (smooth) or score image detection; NAN with an error. */
+static double
+detect_sigma (const DiaImage *image, const DiaPsf *psf, gboolean score,
+              const DiaDetectParams *params, GError **error)
 {
   double sigma_s = params->smooth_sigma;
+  if (score)
+    {
+      /* ν is already a matched-filter output; σ only sets the growth radius. */
+      sigma_s = psf ? dia_psf_determinant_radius (psf, image->width / 2.0, image->height / 2.0)
+                    : 1.5;
+      return sigma_s > 0 ? sigma_s : 1.5;
+    }
   if (!(sigma_s > 0))
     {
       if (psf == NULL)
@@ -1046,22 +1085,39 @@ dia_detect (const DiaImage *image, const DiaPsf *psf, const DiaDetectParams *par
           g_set_error (error, DIA_ERROR, DIA_ERROR_INVALID,
                        _("Detection needs the difference image's PSF or a smoothing width; "
                          "give a PSF FWHM"));
-          return NULL;
+          return NAN;
         }
       sigma_s = dia_psf_determinant_radius (psf, image->width / 2.0, image->height / 2.0);
     }
-  return detect_common (image, sigma_s, TRUE, params, n_threads, monitor, error);
+  return sigma_s;
+}
+
+DiaCatalog *
+dia_detect (const DiaImage *image, const DiaPsf *psf, const DiaDetectParams *params,
+            int n_threads, DiaMonitor *monitor, GError **error)
+{
+  double sigma_s = detect_sigma (image, psf, FALSE, params, error);
+  if (isnan (sigma_s))
+    return NULL;
+  return detect_common (image, sigma_s, TRUE, params, NULL, FALSE, n_threads, monitor, error);
 }
 
 DiaCatalog *
 dia_detect_score (const DiaImage *score, const DiaPsf *psf, const DiaDetectParams *params,
                   int n_threads, DiaMonitor *monitor, GError **error)
 {
-  double sigma = psf ? dia_psf_determinant_radius (psf, score->width / 2.0, score->height / 2.0)
-                     : 1.5;
-  DiaDetectParams p = *params;
-  if (!(sigma > 0))
-    sigma = 1.5;
-  /* ν is already a matched-filter output; its own scatter is the right noise reference. */
-  return detect_common (score, sigma, FALSE, &p, n_threads, monitor, error);
+  double sigma = detect_sigma (score, psf, TRUE, params, error);
+  return detect_common (score, sigma, FALSE, params, NULL, FALSE, n_threads, monitor, error);
+}
+
+DiaCatalog *
+dia_detect_again (const DiaCatalog *previous, const DiaImage *image, const DiaPsf *psf,
+                  gboolean score, const DiaDetectParams *params, int n_threads,
+                  DiaMonitor *monitor, GError **error)
+{
+  double sigma_s = detect_sigma (image, psf, score, params, error);
+  if (isnan (sigma_s))
+    return NULL;
+  return detect_common (image, sigma_s, !score, params, previous, TRUE, n_threads, monitor,
+                        error);
 }

@@ -153,6 +153,11 @@ struct _DiaCatalog
   int n_footprints_negative;
   int n_dipoles;                /* after measurement                                     */
   double detect_ms, measure_ms;
+  /* With dia_detect_again(): the final ν plane (width × height floats, GBytes) and the
+   * image it came from (a reference), so that a new threshold skips the smoothing; NULL
+   * otherwise. */
+  GBytes *sn_plane;
+  DiaImage *sn_image;
 };
 
 /* Detects on a difference image.  psf: D's PSF (its determinant radius at the image centre
@@ -167,6 +172,14 @@ DiaCatalog *dia_detect (const DiaImage *image, const DiaPsf *psf, const DiaDetec
 DiaCatalog *dia_detect_score (const DiaImage *score, const DiaPsf *psf,
                               const DiaDetectParams *params, int n_threads,
                               DiaMonitor *monitor, GError **error);
+
+/* Like dia_detect() (score: like dia_detect_score()), but the new catalogue keeps its ν plane,
+ * and when `previous` (may be NULL) kept one for the same image, smoothing width and noise
+ * rescaling, it is reused: only thresholding, footprints and merging run.  This is what
+ * makes a threshold change in the window cost milliseconds instead of a full detection. */
+DiaCatalog *dia_detect_again (const DiaCatalog *previous, const DiaImage *image,
+                              const DiaPsf *psf, gboolean score, const DiaDetectParams *params,
+                              int n_threads, DiaMonitor *monitor, GError **error);
 
 DiaCatalog *dia_catalog_ref (DiaCatalog *catalog);
 void        dia_catalog_unref (DiaCatalog *catalog);

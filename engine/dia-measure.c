@@ -534,6 +534,22 @@ dia_detect_and_measure (const DiaSubtractResult *result, const DiaDetectParams *
   return g_steal_pointer (&cat);
 }
 
+DiaCatalog *
+dia_detect_and_measure_again (const DiaSubtractResult *result, const DiaDetectParams *params,
+                              const DiaCatalog *previous, DiaMonitor *monitor, GError **error)
+{
+  const DiaPsf *psf = dia_subtract_result_get_diff_psf (result);
+  const DiaDetectParams *p = params ? params : &result->plan->request.detect;
+  int nt = result->plan->request.n_threads;
+  const DiaImage *image = result->score ? result->score : result->diff;
+  g_autoptr (DiaCatalog) cat = NULL;
+
+  cat = dia_detect_again (previous, image, psf, result->score != NULL, p, nt, monitor, error);
+  if (cat == NULL || !dia_measure (cat, result->diff, psf, nt, monitor, error))
+    return NULL;
+  return g_steal_pointer (&cat);
+}
+
 /* ---- files -------------------------------------------------------------------------------- */
 
 typedef enum

@@ -45,6 +45,14 @@ DiaCatalog *dia_detect_and_measure (const DiaSubtractResult *result,
                                     const DiaDetectParams *params, DiaMonitor *monitor,
                                     GError **error);
 
+/* The same through dia_detect_again(): the catalogue keeps its ν plane, and reuses the one of
+ * `previous` (may be NULL) when it was detected on the same result with the same smoothing,
+ * so only thresholding, footprints and measurement run (the window's threshold changes). */
+DiaCatalog *dia_detect_and_measure_again (const DiaSubtractResult *result,
+                                          const DiaDetectParams *params,
+                                          const DiaCatalog *previous, DiaMonitor *monitor,
+                                          GError **error);
+
 /* CSV with a header line of column names; FITS: one binary-table HDU "DIASOURCE" with TUNITn
  * and TCOMMn.  Both overwrite path. */
 gboolean dia_catalog_write_csv (const DiaCatalog *catalog, const char *path, GError **error);

@@ -295,6 +295,61 @@ test_false_positives (void)
   run_clear (&r);
 }
 
+/* A new threshold on a kept ν plane gives exactly the catalogue of a fresh detection, and the
+ * plane is reused only for the same image and smoothing. */
+static void
+test_detect_again (void)
+{
+  Run r;
+  const char *sets[] = { "threads", "2", NULL };
+  const DiaPsf *psf;
+  DiaDetectParams p5, p4;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (DiaCatalog) c5 = NULL;
+  g_autoptr (DiaCatalog) c4 = NULL;
+  g_autoptr (DiaCatalog) fresh = NULL;
+  g_autoptr (DiaCatalog) other = NULL;
+  g_autoptr (DiaCatalog) wider = NULL;
+
+  run_make (&r, 512, 21, FALSE, NAN, NAN, sets);
+  psf = dia_subtract_result_get_diff_psf (r.result);
+  p5 = p4 = r.result->plan->request.detect;
+  p5.threshold = 5.0;
+  p4.threshold = 4.0;
+  c5 = dia_detect_again (NULL, r.result->diff, psf, FALSE, &p5, 2, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (c5->sn_plane);
+  c4 = dia_detect_again (c5, r.result->diff, psf, FALSE, &p4, 2, NULL, &error);
+  g_assert_no_error (error);
+  fresh = dia_detect (r.result->diff, psf, &p4, 2, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (c4->sn_plane == c5->sn_plane);
+  g_assert_null (fresh->sn_plane);
+  g_test_message ("threshold 5: %u sources; 4 on the kept plane: %u (fresh: %u)",
+                  c5->sources->len, c4->sources->len, fresh->sources->len);
+  g_assert_cmpuint (c4->sources->len, >, c5->sources->len);
+  g_assert_cmpuint (c4->sources->len, ==, fresh->sources->len);
+  g_assert_cmpuint (c4->spans->len, ==, fresh->spans->len);
+  g_assert_cmpfloat (c4->sn_scale, ==, fresh->sn_scale);
+  for (guint i = 0; i < c4->peaks->len; i++)
+    {
+      const DiaPeak *a = &g_array_index (c4->peaks, DiaPeak, i);
+      const DiaPeak *b = &g_array_index (fresh->peaks, DiaPeak, i);
+      g_assert_cmpfloat (a->x, ==, b->x);
+      g_assert_cmpfloat (a->y, ==, b->y);
+      g_assert_cmpfloat (a->significance, ==, b->significance);
+    }
+  /* Another image of the same size, or another smoothing: computed afresh. */
+  other = dia_detect_again (c5, r.sci, psf, FALSE, &p5, 2, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (other->sn_plane != c5->sn_plane);
+  p5.smooth_sigma = 3.0;
+  wider = dia_detect_again (c5, r.result->diff, psf, FALSE, &p5, 2, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (wider->sn_plane != c5->sn_plane);
+  run_clear (&r);
+}
+
 static void
 test_dipoles (void)
 {
@@ -556,6 +611,7 @@ main (int argc, char **argv)
   test_init (&argc, &argv);
   g_test_add_func ("/detect/transients", test_transients);
   g_test_add_func ("/detect/false-positives", test_false_positives);
+  g_test_add_func ("/detect/again", test_detect_again);
   g_test_add_func ("/detect/dipoles", test_dipoles);
   g_test_add_func ("/detect/flags", test_flags);
   g_test_add_func ("/detect/kernel-sign", test_kernel_sign);
