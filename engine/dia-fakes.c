@@ -289,12 +289,32 @@ typedef struct
   int n;
 } ErfData;
 
+/* The width and plateau parameters are bounded.  With a few dozen fakes the likelihood keeps
+ * improving as the transition sharpens (w → 0) or the plateau reaches 1 (logit → ∞) whenever
+ * no fake sits on the wrong side, and the simplex then walks off without converging.  A
+ * completeness curve cannot be sharper than the unit scatter of the measured S/N (w ≥ 0.25
+ * leaves room for filter efficiencies above 1/4), and a plateau of 0.9995 is as good as 1. */
+#define ERF_LOG_W_MIN  (-1.3862943611198906)    /* log 0.25 */
+#define ERF_LOG_W_MAX  3.0
+#define ERF_LOGIT_MAX  7.6                      /* ε_max = 0.9995 */
+
+static double
+erf_width (const gsl_vector *v)
+{
+  return exp (CLAMP (gsl_vector_get (v, 1), ERF_LOG_W_MIN, ERF_LOG_W_MAX));
+}
+
+static double
+erf_plateau (const gsl_vector *v)
+{
+  return 1.0 / (1.0 + exp (-CLAMP (gsl_vector_get (v, 2), -10.0, ERF_LOGIT_MAX)));
+}
+
 static double
 erf_nll (const gsl_vector *v, void *data)
 {
   ErfData *d = data;
-  double c = gsl_vector_get (v, 0), w = exp (gsl_vector_get (v, 1));
-  double e = 1.0 / (1.0 + exp (-gsl_vector_get (v, 2))), nll = 0;
+  double c = gsl_vector_get (v, 0), w = erf_width (v), e = erf_plateau (v), nll = 0;
   for (int i = 0; i < d->n; i++)
     {
       double p = e * gsl_cdf_ugaussian_P ((d->s[i] - c) / w);
@@ -349,14 +369,15 @@ dia_recall_fit_erf (const double *snr, const gboolean *found, int n, double *cen
     {
       if (gsl_multimin_fminimizer_iterate (m))
         break;
-      status = gsl_multimin_test_size (gsl_multimin_fminimizer_size (m), 1e-6);
+      /* 1e-4 in S/N and in the log-width: far below the S/N½ error; at a bound the simplex
+       * shrinks slowly along the flat direction, so a tighter test may never be met. */
+      status = gsl_multimin_test_size (gsl_multimin_fminimizer_size (m), 1e-4);
     }
   ok = status == GSL_SUCCESS;
   if (ok)
     {
       const gsl_vector *p = gsl_multimin_fminimizer_x (m);
-      double c = gsl_vector_get (p, 0), w = exp (gsl_vector_get (p, 1));
-      double e = 1.0 / (1.0 + exp (-gsl_vector_get (p, 2)));
+      double c = gsl_vector_get (p, 0), w = erf_width (p), e = erf_plateau (p);
       gsl_vector *q = gsl_vector_alloc (3);
       double hstep = 0.01 * MAX (w, 0.1), l0, lp, lm, curv;
       *centre = c;

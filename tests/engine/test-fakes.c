@@ -131,11 +131,40 @@ test_erf_fit (void)
   g_assert_cmpfloat (she, <, 0.15);
 }
 
+/* Few fakes, every one above S/N 8 found (the window's quick runs): the likelihood prefers an
+ * ever sharper transition and a plateau of exactly 1; the bounded fit must still converge,
+ * with S/N½ where the sample puts it. */
+static void
+test_erf_fit_few (void)
+{
+  for (int n = 40; n <= 60; n += 10)
+    {
+      g_autofree double *s = g_new (double, n);
+      g_autofree gboolean *k = g_new (gboolean, n);
+      double c, w, e, sh, she;
+      DiaRng rng;
+      dia_rng_init (&rng, 7 + n, 0);
+      for (int i = 0; i < n; i++)
+        {
+          /* Log-uniform in 2 … 100, as dia_fakes_draw() does. */
+          s[i] = 2.0 * exp (log (50.0) * dia_rng_uniform (&rng));
+          k[i] = s[i] > 8.0 || dia_rng_uniform (&rng) < gsl_cdf_ugaussian_P ((s[i] - 5.6) / 1.2);
+        }
+      g_assert_true (dia_recall_fit_erf (s, k, n, &c, &w, &e, &sh, &she));
+      g_test_message ("%d fakes: S/N½ %.2f ± %.2f, width %.2f, plateau %.4f", n, sh, she, w, e);
+      g_assert_cmpfloat (sh, >, 3.5);
+      g_assert_cmpfloat (sh, <, 8.0);
+      g_assert_cmpfloat (w, >=, 0.25);
+      g_assert_cmpfloat (e, <=, 0.9995 + 1e-9);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
   test_init (&argc, &argv);
   g_test_add_func ("/fakes/erf-fit", test_erf_fit);
+  g_test_add_func ("/fakes/erf-fit-few", test_erf_fit_few);
   g_test_add_func ("/fakes/recovery", test_recovery);
   g_test_add_func ("/fakes/template", test_template_fakes);
   return g_test_run ();
