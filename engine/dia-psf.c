@@ -501,12 +501,18 @@ find_band_body (int first, int last, int thread_index, gpointer data)
           }
           for (int i = 0; i < R; i++)
             row[i] = row[w + R + i] = 0.0f;
-          /* Branch-free, so that it vectorises: |v| ≤ FLT_MAX is false for NaN and ±inf. */
+          /* Branch-free, so that it vectorises: non-finite values are told by their
+           * exponent bits (a float comparison would keep GCC from if-converting, as it may
+           * trap on NaN). */
           for (int x = 0; x < w; x++)
             {
-              float v = p[x] - bp[x];
-              gboolean bad = (mk[x] & FIND_SKIP) != 0 || !(fabsf (p[x]) <= FLT_MAX);
-              row[x + R] = bad ? 0.0f : v;
+              float pv = p[x], v = pv - bp[x];
+              guint32 bits, vb;
+              memcpy (&bits, &pv, sizeof bits);
+              memcpy (&vb, &v, sizeof vb);
+              vb &= 0u - (guint32) (((mk[x] & FIND_SKIP) == 0)
+                                   & ((bits & 0x7f800000u) != 0x7f800000u));
+              memcpy (row + x + R, &vb, sizeof vb);
             }
           /* Tap-outer loops: each inner loop is a plain saxpy that the compiler vectorises. */
           {
