@@ -257,11 +257,16 @@ bench_ficonv (const char *dir, const DiaImage *t, const DiaImage *s, const DiaIm
  * (score, or D/√V) over empty sky; 5σ detections (local extrema of the S/N image, unmasked,
  * 20 px from the border) that lie within 5 px of no changing source are false positives,
  * printed with the Gaussian white-noise expectation (2 Q(5) per usable pixel); recovery is the
- * fraction of transients with a detection within 3 px; time is plan + execute. */
+ * fraction of transients with a detection within 3 px; time is plan + execute.  With
+ * no_terms every flavour's astrometric and PSF-model variance terms are off (σa = ε = 0),
+ * which shows what they buy.  "smooth" is the FWHM of the Gaussian a forced AL direction applied
+ * to the sharper image (info.forced_preconvolve_fwhm). */
 static void
 bench_flavors_one (const DiaImage *t, const DiaImage *s, const DiaSimTruth *truth,
-                   const char *flavor, gboolean decorrelate, const char *regime, int threads)
+                   const char *flavor, gboolean decorrelate, gboolean no_terms,
+                   const char *regime, int threads)
 {
+  double sa;
   g_autoptr (GError) error = NULL;
   g_autoptr (DiaSubtractPlan) plan = NULL;
   g_autoptr (DiaSubtractResult) r = NULL;
@@ -280,13 +285,17 @@ bench_flavors_one (const DiaImage *t, const DiaImage *s, const DiaSimTruth *trut
   dia_params_set (&req, "flavor", flavor, NULL);
   req.decorrelate = decorrelate;
   req.n_threads = threads;
+  if (no_terms)
+    req.astrometric_sigma = req.zogy_astrometric_sigma = req.model_error = 0;
+  sa = req.flavor == DIA_FLAVOR_ZOGY ? req.zogy_astrometric_sigma : req.astrometric_sigma;
   plan = dia_subtract_plan ((DiaImage *) t, (DiaImage *) s, &req, NULL, &error);
   if (plan)
     r = dia_subtract_execute (plan, NULL, FALSE, NULL, &error);
   ms = (g_get_monotonic_time () - t0) / 1000.0;
   if (r == NULL)
     {
-      printf ("| %-11s | %-7s | failed: %s |\n", flavor, regime, error->message);
+      printf ("| %-11s | %-7s | %4.2f | %5.3f | failed: %s |\n", flavor, regime, sa,
+              req.model_error, error->message);
       return;
     }
   d = r->score ? r->score : r->diff;
@@ -355,8 +364,9 @@ bench_flavors_one (const DiaImage *t, const DiaImage *s, const DiaSimTruth *trut
           hit |= snr[(size_t) y * w + x] > 5.0f;
       n_found += hit;
     }
-  printf ("| %-11s | %-7s | %6.3f | %5d | %6.2f | %2d/%-2d | %8.0f |\n", flavor, regime,
-          st.robust_sigma, n_fp, usable * erfc (5.0 / G_SQRT2), n_found, n_tr, ms);
+  printf ("| %-11s | %-7s | %4.2f | %5.3f | %6.3f | %5d | %6.2f | %2d/%-2d | %6.2f | %8.0f |\n",
+          flavor, regime, sa, req.model_error, st.robust_sigma, n_fp, usable * erfc (5.0 / G_SQRT2), n_found, n_tr,
+          r->plan->info.forced_preconvolve_fwhm, ms);
   fflush (stdout);
 }
 
@@ -369,8 +379,8 @@ bench_flavors (const char *sizes, int seed, int threads)
     return ds_cli_failf (_("bad size “%s” (expected WxH)"), sizes);
   printf ("Diffscope %s flavour table: %d×%d simulated pairs, seed %d, %d thread(s)\n\n",
           DIFFSCOPE_VERSION, w, h, seed, threads > 0 ? threads : (int) g_get_num_processors ());
-  printf ("| flavour     | regime  | σ(S/N) | FP 5σ | Gauss. | found | time, ms |\n");
-  printf ("|-------------|---------|--------|-------|--------|-------|----------|\n");
+  printf ("| flavour     | regime  | σa   | ε     | σ(S/N) | FP 5σ | Gauss. | found | smooth | time, ms |\n");
+  printf ("|-------------|---------|------|-------|--------|-------|--------|-------|--------|----------|\n");
   for (int k = 0; k < 2; k++)
     {
       g_autoptr (GError) error = NULL;
@@ -383,13 +393,17 @@ bench_flavors (const char *sizes, int seed, int threads)
       sp.n_threads = threads;
       if (!dia_sim_generate (&sp, &t, &s, &truth, NULL, &error))
         return ds_cli_fail (error);
-      for (guint i = 0; i < G_N_ELEMENTS (names); i++)
-        bench_flavors_one (t, s, truth, names[i], i < 3, k ? "sharper" : "broader", threads);
+      for (int off = 0; off < 2; off++)
+        for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+          bench_flavors_one (t, s, truth, names[i], i < 3, off, k ? "sharper" : "broader",
+                             threads);
     }
   printf ("\nσ(S/N): robust σ of D/√V (template, science, auto: decorrelated) or of the score "
-          "in σ units, empty sky.\nFP 5σ: 5σ extrema not within 5 px of a changing source; "
+          "in σ units, empty sky.\nσa, ε: the flavour's astrometric (px) and PSF-model (fraction) "
+          "noise terms (the defaults, then 0).\nFP 5σ: 5σ extrema not within 5 px of a changing source; "
           "Gauss.: white-noise expectation.\nfound: transients with a > 5σ detection within "
-          "3 px.  time: plan + execute, no file I/O.\n");
+          "3 px.  smooth: FWHM (px) of the Gaussian a forced\nconvolution direction applied to "
+          "the sharper image (0: none).  time: plan + execute, no file I/O.\n");
   return 0;
 }
 

@@ -246,6 +246,14 @@ ds_cli_subtract (int argc, char **argv)
       status = ds_cli_fail (error);
       goto out;
     }
+  /* Printed even with --quiet: the difference does not have the resolution asked for. */
+  if (plan->info.forced_preconvolve_fwhm > 0)
+    fprintf (stderr, _("diffscope-cli: warning: the %s image is the sharper one, so matching "
+                       "the other to it would deconvolve; it was smoothed first by a Gaussian of "
+                       "FWHM %.2f px, and the difference is broader than either input (--flavor "
+                       "auto avoids this)\n"),
+             plan->info.convolve_template ? _("science") : _("template"),
+             plan->info.forced_preconvolve_fwhm);
   if (o.region && !subtract_parse_region (o.region, &region, &error))
     {
       status = ds_cli_fail (error);

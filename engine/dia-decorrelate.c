@@ -138,6 +138,68 @@ dia_filter_spectrum_power (const fftwf_complex *spec, int n)
   return s / ((double) n * n);
 }
 
+/* Pixels replaced by the median before a preconvolution. */
+#define PRECONV_FILL_MASK (DIA_MASK_NO_DATA | DIA_MASK_BAD | DIA_MASK_SAT | DIA_MASK_EDGE)
+
+DiaImage *
+dia_filter_preconvolve_image (const DiaImage *s, const float *phi, int ps, const char *what,
+                              int n_threads, DiaMonitor *monitor, GError **error)
+{
+  int w = s->width, h = s->height, hp = ps / 2;
+  size_t n = (size_t) w * h;
+  g_autofree float *buf = g_try_new (float, n);
+  g_autofree float *phi2 = g_new (float, ps * ps);
+  g_autoptr (DiaImage) out = NULL;
+  DiaStats st, sv;
+  DiaRect whole = { 0, 0, w, h };
+
+  if (buf == NULL)
+    {
+      g_set_error (error, DIA_ERROR, DIA_ERROR_NO_MEMORY,
+                   _("Preconvolution: out of memory for a %d×%d image"), w, h);
+      return NULL;
+    }
+  if (!dia_stats_image (s, NULL, FALSE, PRECONV_FILL_MASK, 1 << 20, &st, error)
+      || !dia_stats_image (s, NULL, TRUE, PRECONV_FILL_MASK, 1 << 20, &sv, error))
+    return NULL;
+  out = dia_image_new_like (s, error);
+  if (out == NULL)
+    return NULL;
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      {
+        size_t i = dia_image_index (s, x, y);
+        gboolean bad = (s->mask[i] & PRECONV_FILL_MASK) || !isfinite (s->pix[i]);
+        buf[(size_t) y * w + x] = bad ? (float) st.median : s->pix[i];
+      }
+  if (!dia_convolve_plane (buf, w, h, w, phi, ps, out->pix, out->stride, n_threads, monitor,
+                           error))
+    return NULL;
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      {
+        size_t i = dia_image_index (s, x, y);
+        gboolean bad = (s->mask[i] & PRECONV_FILL_MASK) || !isfinite (s->var[i]);
+        buf[(size_t) y * w + x] = bad ? (float) sv.median : s->var[i];
+      }
+  for (int i = 0; i < ps * ps; i++)
+    phi2[i] = phi[i] * phi[i];
+  if (!dia_convolve_plane (buf, w, h, w, phi2, ps, out->var, out->stride, n_threads, monitor,
+                           error))
+    return NULL;
+  if (!dia_mask_dilate (s, &whole, ~(DiaMask) (DIA_MASK_DETECTED | DIA_MASK_DETECTED_NEGATIVE),
+                        hp, out->mask, out->stride, error))
+    return NULL;
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      if (x < hp || y < hp || x >= w - hp || y >= h - hp)
+        out->mask[dia_image_index (out, x, y)] |= DIA_MASK_EDGE;
+  out->meta.variance_origin = DIA_VARIANCE_COMPUTED;
+  g_strlcpy (out->meta.variance_note, what, sizeof out->meta.variance_note);
+  dia_image_freeze (out);
+  return g_steal_pointer (&out);
+}
+
 gboolean
 dia_mask_dilate (const DiaImage *image, const DiaRect *rect, DiaMask dilate, int radius,
                  DiaMask *out, size_t out_stride, GError **error)
@@ -275,6 +337,8 @@ dia_decorrelation_new (DiaDecorrelateMode mode, const float *kernel, int ksize,
         {
           double p2 = (double) ph[i][0] * ph[i][0] + (double) ph[i][1] * ph[i][1];
           c = num / (var_u + var_c * k2 / MAX (p2, 1000 * DBL_MIN));
+          if (mode == DIA_DECORRELATE_PRECONVOLVED)
+            c = sqrt (c);
         }
       dc->high_k_gain = MAX (dc->high_k_gain, c);
       ch[i][0] = (float) c;
@@ -297,14 +361,15 @@ dia_decorrelation_new (DiaDecorrelateMode mode, const float *kernel, int ksize,
   if (ch == NULL || tmp == NULL)
     goto out;
   memcpy (tmp, ch, sizeof (fftwf_complex) * n_elem);
-  if (mode == DIA_DECORRELATE_SCORE)
+  if (mode != DIA_DECORRELATE_DIFFERENCE)
     decorr_spec_mul (tmp, ph, TRUE, n_elem);
   dc->weight_u = dia_filter_spectrum_power (tmp, n);
   memcpy (tmp, ch, sizeof (fftwf_complex) * n_elem);
   decorr_spec_mul (tmp, kh, TRUE, n_elem);
   dc->weight_c = dia_filter_spectrum_power (tmp, n);
 
-  /* PSF of the result: ĉ P̂ (difference) or ĉ conj(φ̂) P̂ (score: φ is correlated). */
+  /* PSF of the result: ĉ P̂ (difference) or ĉ conj(φ̂) P̂ (score, preconvolved: φ is
+   * correlated). */
   if (psf != NULL)
     {
       int ps;
@@ -313,7 +378,7 @@ dia_decorrelation_new (DiaDecorrelateMode mode, const float *kernel, int ksize,
       if (psfh == NULL)
         goto out;
       decorr_spec_mul (psfh, ch, FALSE, n_elem);
-      if (mode == DIA_DECORRELATE_SCORE)
+      if (mode != DIA_DECORRELATE_DIFFERENCE)
         decorr_spec_mul (psfh, ph, TRUE, n_elem);
       dc->psf = dia_filter_kernel_from_spectrum (cache, psfh, n, 1e-5,
                                                  (psf_size + dc->size) / 2 + (phi_size / 2),

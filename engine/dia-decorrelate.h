@@ -24,6 +24,12 @@ typedef enum
 {
   DIA_DECORRELATE_DIFFERENCE,   /* ĉ = sqrt((σu² + σc² κs²) / (σu² + σc² |κ̂|²))            */
   DIA_DECORRELATE_SCORE,        /* ĉ = (σu² + σc² κs²) / (σu² + σc² |κ̂|² / |φ̂|²)           */
+  /* D = φ⋆u − κ⋆c with φ a smoothing kernel applied to the sharper image so that κ need not
+   * deconvolve (forced convolution direction, dia-flavor-al.c): whitens D up to φ, i.e. the
+   * noise power of the result is (σu² + σc² κs²) |φ̂|², which keeps ĉ bounded by
+   * sqrt(1 + σc² κs² / σu²) where full whitening would deconvolve.
+   *   ĉ = sqrt((σu² + σc² κs²) / (σu² + σc² |κ̂|² / |φ̂|²)) */
+  DIA_DECORRELATE_PRECONVOLVED,
 } DiaDecorrelateMode;
 
 /* Relative level below which a pixel-space filter is truncated. */
@@ -45,7 +51,7 @@ typedef struct
 
 /* Builds the filter from the matching kernel at the image centre (kernel, ksize odd, not
  * normalised, applied as a correlation), the two scalar noise variances (pix units²) and, in
- * score mode, the preconvolution kernel phi (unit sum).  psf (unit sum, odd psf_size) is the
+ * score and preconvolved modes, the preconvolution kernel phi (unit sum).  psf (unit sum, odd psf_size) is the
  * PSF of the unfiltered image; the PSF of the filtered one is reported (NULL psf: none).
  * Returns a new object (dia_decorrelation_free) or NULL with DIA_ERROR_INVALID when the
  * variances are not positive and finite.  Any thread. */
@@ -101,6 +107,15 @@ float *dia_filter_kernel_from_spectrum (DiaFftCache *cache, fftwf_complex *spec,
 
 /* Σ |X(k)|² / n² over the full grid from an r2c half spectrum (= Σ x² in pixel space). */
 double dia_filter_spectrum_power (const fftwf_complex *spec, int n);
+
+/* φ ⋆ image over the whole frame (φ: phi_size² correlation kernel, unit sum, odd size) as a
+ * new frozen image: unusable pixels (NO_DATA, BAD, SAT, EDGE, non-finite) are replaced by the
+ * image median before smoothing (and their variance by the median variance), var = φ² ⋆ V,
+ * the mask dilated by φ's half-width (except the DETECTED planes), EDGE on the border φ cannot
+ * cover.  `what` is an English note for the variance origin.  Any thread. */
+DiaImage *dia_filter_preconvolve_image (const DiaImage *image, const float *phi, int phi_size,
+                                        const char *what, int n_threads, DiaMonitor *monitor,
+                                        GError **error);
 
 /* mask_out(x, y) for x, y in rect (buffer coordinates of image) = image mask at (x, y) with
  * every bit of `dilate` OR-ed over the (2 radius + 1)² box around it (clipped to the frame).

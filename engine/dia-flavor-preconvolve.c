@@ -31,6 +31,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "dia-subtract-private.h"
+#include "dia-background.h"
 #include "dia-convolve.h"
 #include "dia-decorrelate.h"
 #include "dia-error.h"
@@ -39,8 +40,6 @@
 
 #include <glib/gi18n-lib.h>
 #include <math.h>
-
-#define PRECONV_FILL_MASK (DIA_MASK_NO_DATA | DIA_MASK_BAD | DIA_MASK_SAT | DIA_MASK_EDGE)
 
 typedef struct
 {
@@ -62,69 +61,6 @@ preconv_data_free (gpointer p)
   g_free (d);
 }
 
-/* φ ⋆ S with the unusable pixels replaced by the image median first (§3.5 step 3), variance
- * φ² ⋆ V, mask dilated by φ's half-width, EDGE on the frame φ cannot cover. */
-static DiaImage *
-preconv_science (const DiaSubtractPlan *plan, const float *phi, int ps, DiaMonitor *monitor,
-                 GError **error)
-{
-  const DiaImage *s = plan->science_image;
-  int w = s->width, h = s->height, hp = ps / 2;
-  size_t n = (size_t) w * h;
-  g_autofree float *buf = g_try_new (float, n);
-  g_autofree float *phi2 = g_new (float, ps * ps);
-  g_autoptr (DiaImage) out = NULL;
-  DiaStats st, sv;
-  DiaRect whole = { 0, 0, w, h };
-
-  if (buf == NULL)
-    {
-      g_set_error (error, DIA_ERROR, DIA_ERROR_NO_MEMORY,
-                   _("Preconvolution: out of memory for a %d×%d image"), w, h);
-      return NULL;
-    }
-  if (!dia_stats_image (s, NULL, FALSE, PRECONV_FILL_MASK, 1 << 20, &st, error)
-      || !dia_stats_image (s, NULL, TRUE, PRECONV_FILL_MASK, 1 << 20, &sv, error))
-    return NULL;
-  out = dia_image_new_like (s, error);
-  if (out == NULL)
-    return NULL;
-  for (int y = 0; y < h; y++)
-    for (int x = 0; x < w; x++)
-      {
-        size_t i = dia_image_index (s, x, y);
-        gboolean bad = (s->mask[i] & PRECONV_FILL_MASK) || !isfinite (s->pix[i]);
-        buf[(size_t) y * w + x] = bad ? (float) st.median : s->pix[i];
-      }
-  if (!dia_convolve_plane (buf, w, h, w, phi, ps, out->pix, out->stride,
-                           plan->request.n_threads, monitor, error))
-    return NULL;
-  for (int y = 0; y < h; y++)
-    for (int x = 0; x < w; x++)
-      {
-        size_t i = dia_image_index (s, x, y);
-        gboolean bad = (s->mask[i] & PRECONV_FILL_MASK) || !isfinite (s->var[i]);
-        buf[(size_t) y * w + x] = bad ? (float) sv.median : s->var[i];
-      }
-  for (int i = 0; i < ps * ps; i++)
-    phi2[i] = phi[i] * phi[i];
-  if (!dia_convolve_plane (buf, w, h, w, phi2, ps, out->var, out->stride,
-                           plan->request.n_threads, monitor, error))
-    return NULL;
-  if (!dia_mask_dilate (s, &whole, ~(DiaMask) (DIA_MASK_DETECTED | DIA_MASK_DETECTED_NEGATIVE),
-                        hp, out->mask, out->stride, error))
-    return NULL;
-  for (int y = 0; y < h; y++)
-    for (int x = 0; x < w; x++)
-      if (x < hp || y < hp || x >= w - hp || y >= h - hp)
-        out->mask[dia_image_index (out, x, y)] |= DIA_MASK_EDGE;
-  out->meta.variance_origin = DIA_VARIANCE_COMPUTED;
-  g_strlcpy (out->meta.variance_note, "science variance correlated with the squared PSF",
-             sizeof out->meta.variance_note);
-  dia_image_freeze (out);
-  return g_steal_pointer (&out);
-}
-
 static gboolean
 flavor_preconvolve_prepare (DiaSubtractPlan *plan, DiaMonitor *monitor, GError **error)
 {
@@ -144,7 +80,11 @@ flavor_preconvolve_prepare (DiaSubtractPlan *plan, DiaMonitor *monitor, GError *
   d->phi_size = dia_psf_stamp_size (plan->psf_science);
   d->phi = g_new (float, d->phi_size * d->phi_size);
   dia_psf_render (plan->psf_science, cx, cy, 0, 0, d->phi, d->phi_size);
-  d->preconvolved = preconv_science (plan, d->phi, d->phi_size, monitor, error);
+  /* §3.5 step 3: unusable pixels take the image median before smoothing. */
+  d->preconvolved = dia_filter_preconvolve_image (plan->science_image, d->phi, d->phi_size,
+                                                  "science variance correlated with the "
+                                                  "squared PSF", plan->request.n_threads,
+                                                  monitor, error);
   if (d->preconvolved == NULL)
     return FALSE;
   dia_subtract_timing_add (plan->info.timings, "preconvolve",
@@ -221,6 +161,77 @@ preconv_sigma_image (const DiaImage *score, GError **error)
   return out;
 }
 
+/* The model-error terms of the score (as the AL flavours', dia-flavor-al.c).
+ *
+ * Astrometric (request.astrometric_sigma = σ_a, px per axis and per image; ZOGY's §3.6 term):
+ * V += σ_a² (|∇(c⋆φ⋆S)|² + |∇(c⋆K⋆T)|²) ≈ 2 σ_a² |∇(c⋆φ⋆S)|², the two matched images being
+ * equal at stars by construction.  At the centre of a faint source the gradient vanishes, so
+ * its peak S/N is unchanged.
+ *
+ * PSF model (request.model_error = ε): V += ε² M², M = the template's part of the score
+ * without sky, c⋆φ⋆S − score − sky_S (= c⋆(K⋆T + bg) − sky_S): the residuals of the kernel's
+ * spatial model peak at star centres, where the gradient term vanishes; a transient is absent
+ * from the template and keeps its S/N.
+ *
+ * c⋆φ⋆S is filtered here over the region grown by the filter reach plus one pixel, so that a
+ * region run still equals the crop of the full-frame run. */
+static gboolean
+preconv_add_model_variance (const DiaSubtractPlan *plan, const DiaRect *region,
+                                  DiaImage *score, DiaMonitor *monitor, GError **error)
+{
+  const PreconvData *d = plan->flavor_data;
+  const DiaImage *p = d->preconvolved;
+  double sa = plan->request.astrometric_sigma, f = 2.0 * sa * sa;
+  double e2 = plan->request.model_error * plan->request.model_error;
+  DiaRect whole = { 0, 0, p->width, p->height };
+  int h = d->dc->size / 2 + 1;
+  DiaRect g = { region->x - h, region->y - h, region->width + 2 * h, region->height + 2 * h };
+  g_autofree float *in = NULL;
+  g_autofree float *out = NULL;
+  g_autofree float *sky = NULL;
+
+  if (!(f > 0) && !(e2 > 0))
+    return TRUE;
+  g = dia_rect_intersect (&g, &whole);
+  in = g_try_new (float, (size_t) g.width * g.height);
+  out = g_try_new (float, (size_t) g.width * g.height);
+  sky = g_try_new (float, (size_t) region->width * region->height);
+  if (in == NULL || out == NULL || sky == NULL)
+    {
+      g_set_error (error, DIA_ERROR, DIA_ERROR_NO_MEMORY,
+                   _("Preconvolution: out of memory for a %d×%d region"), g.width, g.height);
+      return FALSE;
+    }
+  for (int y = 0; y < g.height; y++)
+    for (int x = 0; x < g.width; x++)
+      {
+        float v = p->pix[dia_image_index (p, g.x + x, g.y + y)];
+        in[(size_t) y * g.width + x] = isfinite (v) ? v : 0.0f;
+      }
+  if (!dia_convolve_plane (in, g.width, g.height, g.width, d->dc->filter, d->dc->size, out,
+                           g.width, plan->request.n_threads, monitor, error))
+    return FALSE;
+  dia_background_render (plan->bg_science, region, sky, region->width);
+  for (int y = 0; y < region->height; y++)
+    for (int x = 0; x < region->width; x++)
+      {
+        int bx = region->x - g.x + x, by = region->y - g.y + y;
+        int xl = MAX (bx - 1, 0), xr = MIN (bx + 1, g.width - 1);
+        int yl = MAX (by - 1, 0), yr = MIN (by + 1, g.height - 1);
+        double gx = (out[(size_t) by * g.width + xr] - out[(size_t) by * g.width + xl])
+                    / MAX (xr - xl, 1);
+        double gy = (out[(size_t) yr * g.width + bx] - out[(size_t) yl * g.width + bx])
+                    / MAX (yr - yl, 1);
+        size_t o = dia_image_index (score, x, y);
+        double m = out[(size_t) by * g.width + bx] - score->pix[o]
+                   - sky[(size_t) y * region->width + x];
+        double t = f * (gx * gx + gy * gy) + e2 * m * m;
+        if (isfinite (score->var[o]) && isfinite (t))
+          score->var[o] += (float) t;
+      }
+  return TRUE;
+}
+
 static gboolean
 flavor_preconvolve_apply (const DiaSubtractPlan *plan, const DiaRect *region,
                           DiaSubtractResult *result, DiaMonitor *monitor, GError **error)
@@ -255,6 +266,11 @@ flavor_preconvolve_apply (const DiaSubtractPlan *plan, const DiaRect *region,
                                    error);
   if (score == NULL)
     return FALSE;
+  if (!preconv_add_model_variance (plan, region, score, monitor, error))
+    {
+      dia_image_unref (score);
+      return FALSE;
+    }
   dia_image_freeze (score);
   result->diff = score;
   result->score = preconv_sigma_image (score, error);
@@ -279,7 +295,7 @@ flavor_preconvolve_input_region (const DiaSubtractPlan *plan, const DiaRect *reg
 {
   const PreconvData *d = plan->flavor_data;
   int h = (plan->kernel ? plan->kernel->config.size / 2 : 0) + (d ? d->dc->size / 2 : 0)
-          + (d ? d->phi_size / 2 : 0);
+          + (d ? d->phi_size / 2 : 0) + 1;   /* + 1: the astrometric gradient */
   DiaRect grown = { region->x - h, region->y - h, region->width + 2 * h, region->height + 2 * h };
   DiaRect whole = { 0, 0, plan->science_image->width, plan->science_image->height };
   return dia_rect_intersect (&grown, &whole);

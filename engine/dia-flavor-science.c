@@ -5,26 +5,27 @@
  * (T ≈ K ⋆ S + bg).  Dividing the whole difference by k0, the kernel sum at the image centre,
  * returns it to the science flux scale; ip_diffim divides only the convolved science image,
  * which agrees with this when k0 ≈ 1 and is off by the photometric ratio otherwise.  The PSF of
- * D is the template PSF.
+ * D is the template PSF.  When the science image is the broader one, the template is first
+ * smoothed by a small Gaussian so that K still convolves (dia-flavor-al.c):
+ * D = (K⋆S + bg − g⋆T) / k0, PSF g⋆P_T.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
-#include "dia-subtract-private.h"
+#include "dia-flavor-al.h"
 
 #include <glib/gi18n-lib.h>
 
 static gboolean
 flavor_science_prepare (DiaSubtractPlan *plan, DiaMonitor *monitor, GError **error)
 {
-  return _dia_subtract_fit_al (plan, FALSE, monitor, error);
+  return _dia_flavor_al_prepare (plan, FALSE, monitor, error);
 }
 
 static gboolean
 flavor_science_apply (const DiaSubtractPlan *plan, const DiaRect *region,
                       DiaSubtractResult *result, DiaMonitor *monitor, GError **error)
 {
-  return _dia_subtract_apply_al (plan, region, result,
-                                 _dia_subtract_result_keep_matched (result), monitor, error);
+  return _dia_flavor_al_apply (plan, region, result, monitor, error);
 }
 
 const DiaFlavorClass dia_flavor_science = {
@@ -35,5 +36,5 @@ const DiaFlavorClass dia_flavor_science = {
   .caps = DIA_FLAVOR_CAP_KERNEL | DIA_FLAVOR_CAP_DECORRELATE,
   .prepare = flavor_science_prepare,
   .apply = flavor_science_apply,
-  .input_region = _dia_subtract_al_input_region,
+  .input_region = _dia_flavor_al_input_region,
 };

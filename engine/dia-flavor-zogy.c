@@ -25,7 +25,10 @@
  * transient of science flux f appears with flux f and PSF P_D (result->diff_psf), and its
  * variance is (c_N² ⋆ V_N + c_R² ⋆ V_R) / F_D².  result->score is S_corr = S / √(V_S [+ V_ast])
  * with V_S = k_N² ⋆ V_N + k_R² ⋆ V_R and the optional astrometric term
- * V_ast = σ_a² Σ_{N,R} |∇ S_x|² (request.zogy_astrometric_sigma, per axis, px).
+ * V_ast = σ_a² Σ_{N,R} |∇ S_x|² (request.zogy_astrometric_sigma, per axis, px) and the
+ * PSF-model term V_psf = ε² S_R² (request.model_error = ε): the astrometric term vanishes at a
+ * star's centre, where the residuals of an imperfect PSF model peak (measured at the field
+ * corners of 2048² pairs: 5–6σ at stars of flux 1e5–8e5; docs/flavors.md).
  *
  * Spatial variation.  The reference evaluates the PSFs at the centre only.  We build the four
  * kernels (and the misregistration offset, from the AL kernel centroid) at each node of a
@@ -318,6 +321,7 @@ flavor_zogy_apply (const DiaSubtractPlan *plan, const DiaRect *region,
   g_autofree DiaMask *mt = NULL;
   DiaMask map[DIA_MASK_MAX_PLANES];
   double sa2 = plan->request.zogy_astrometric_sigma * plan->request.zogy_astrometric_sigma;
+  double eps2 = plan->request.model_error * plan->request.model_error;
   gboolean ok = FALSE;
   gint64 t0 = g_get_monotonic_time ();
 
@@ -429,6 +433,9 @@ flavor_zogy_apply (const DiaSubtractPlan *plan, const DiaRect *region,
                           / MAX (yr - yl, 1);
               vs += sa2 * (dx * dx + dy * dy);
             }
+        /* The PSF-model error of the static scene (request.model_error): a fraction ε of the
+         * template's part of the score, which a transient absent from the template lacks. */
+        vs += eps2 * a[A_SR][i] * a[A_SR][i];
         o = dia_image_index (score, x, y);
         score->var[o] = (float) vs;
         score->pix[o] = vs > 0 ? (float) ((a[A_SN][i] - a[A_SR][i]) / sqrt (vs)) : 0.0f;

@@ -49,6 +49,8 @@ DIA_PARAM ("stars.threshold", DOUBLE, star_threshold, 3.0, 1000.0, "10", N_("Sta
 DIA_PARAM ("subtract_background", BOOL, subtract_background, 0, 1, "true", N_("Subtract the fitted background"), "", APPLY)
 DIA_PARAM ("decorrelate", BOOL, decorrelate, 0, 1, "false", N_("Decorrelate the difference"), "", APPLY)
 DIA_PARAM ("scale_variance", BOOL, scale_variance, 0, 1, "false", N_("Rescale the input variance planes"), "", BACKGROUND)
+DIA_PARAM ("astrometric_sigma", DOUBLE, astrometric_sigma, 0.0, 5.0, "0.03", N_("Astrometric noise σ (Alard–Lupton, preconvolution)"), "px", APPLY)
+DIA_PARAM ("model_error", DOUBLE, model_error, 0.0, 0.5, "0.005", N_("PSF-model error (fraction of the template flux)"), "", APPLY)
 DIA_PARAM ("zogy.astrometric_sigma", DOUBLE, zogy_astrometric_sigma, 0.0, 5.0, "0.03", N_("ZOGY astrometric noise σ"), "px", APPLY)
 DIA_PARAM ("detect.threshold", DOUBLE, detect.threshold, 1.0, 1000.0, "5", N_("Detection threshold"), "σ", DETECT)
 DIA_PARAM ("detect.negative", BOOL, detect.negative, 0, 1, "true", N_("Detect negative sources"), "", DETECT)

@@ -70,6 +70,9 @@ dia_subtract_dup_header_cards (const DiaSubtractResult *result, const char *temp
                                "image convolved with the kernel");
   dia_header_cards_add_string (c, "DIA_FSCL", "science",
                                "difference is on the science flux scale");
+  if (info->forced_preconvolve_fwhm > 0)
+    dia_header_cards_add_double (c, "DIA_PREF", info->forced_preconvolve_fwhm,
+                                 "unconvolved image pre-smoothed (FWHM, px)");
   dia_header_cards_add_double (c, "DIA_KSUM", info->kernel_sum_centre, "kernel sum at centre");
   dia_header_cards_add_double (c, "DIA_KMIN", info->kernel_sum_min, "min kernel sum (9x9 grid)");
   dia_header_cards_add_double (c, "DIA_KMAX", info->kernel_sum_max, "max kernel sum (9x9 grid)");
@@ -209,6 +212,9 @@ dia_subtract_dup_meta_json (const DiaSubtractResult *result, const char *templat
   dia_json_string (j, "requested_flavor", dia_flavor_get (plan->request.flavor)->name);
   dia_json_string (j, "convolved", info->convolve_template ? "template" : "science");
   dia_json_string (j, "flux_scale", "science");
+  /* The requested direction would have deconvolved: the sharper image was smoothed first
+   * (dia-flavor-al.c); 0 when not. */
+  dia_json_double (j, "forced_preconvolve_fwhm", info->forced_preconvolve_fwhm);
   dia_json_begin_object (j, "region");
   dia_json_int (j, "x", result->region.x);
   dia_json_int (j, "y", result->region.y);

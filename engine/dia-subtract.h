@@ -43,6 +43,9 @@ typedef struct
   int n_threads;                /* 0 = all cores                                         */
   gboolean scale_variance;      /* rescale each input's variance plane first (§4.3)      */
   double zogy_astrometric_sigma;/* zogy: astrometric noise σ per axis, px (0 = none)      */
+  double astrometric_sigma;     /* AL flavours and preconvolve: the same term, px (0 = none) */
+  double model_error;           /* every flavour: PSF-model error ε, variance += ε² × (the  */
+                                /* template's part of D or of the score)² (0 = none)        */
   DiaDetectParams detect;       /* detection and measurement on D (stage DETECT)         */
   DiaFakesParams fakes;         /* fake injection and recovery (stage DETECT)            */
 } DiaSubtractRequest;
@@ -79,6 +82,9 @@ typedef struct
   DiaBasisConfig basis;         /* σ list, degrees, size actually used                   */
   GArray *timings;              /* DiaStageTiming, plan stages                           */
   double variance_scale_template, variance_scale_science; /* §4.3 factors (1: not scaled) */
+  double forced_preconvolve_fwhm; /* template/science flavour forced to deconvolve: FWHM (px) */
+                                /* of the Gaussian that smoothed the sharper, unconvolved   */
+                                /* image first (dia-flavor-al.c); 0 when not needed         */
 } DiaSubtractInfo;
 
 struct _DiaSubtractPlan

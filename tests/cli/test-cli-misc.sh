@@ -43,4 +43,17 @@ head -1 "$TMP/o_sources.csv" | grep -q "^# template: " || fail "catalogue lacks 
 "$CLI" info "$TMP/o_diff.fits" | grep -q "DIA_FSCL\|IMAGE" || fail "info on the difference"
 "$CLI" detect "$TMP/o_diff.fits" -o "$TMP/d" >/dev/null 2>&1 || fail "detect on the difference"
 [ -s "$TMP/d_sources.csv" ] || fail "detect wrote no catalogue"
+grep -q '"forced_preconvolve_fwhm": 0' "$TMP/o_meta.json" \
+  || fail "an ordinary pair should record no forced smoothing"
+
+# Forcing the template flavour on a pair whose science image is the sharper one: the sharper
+# image is smoothed first, the metadata says by how much, and a warning says so even with -q.
+"$CLI" simulate --size 384x384 --seed 9 --regime sharper --no-truth -o "$TMP/q" >/dev/null \
+  || fail "simulate sharper"
+"$CLI" subtract -q -t "$TMP/q_template.fits" -s "$TMP/q_science.fits" --flavor template \
+  -o "$TMP/f" 2>"$TMP/err" || fail "forced template flavour: $(cat "$TMP/err")"
+grep -q "warning: the science image is the sharper one" "$TMP/err" \
+  || fail "no warning for the forced smoothing: $(cat "$TMP/err")"
+grep -q '"forced_preconvolve_fwhm": [1-9]' "$TMP/f_meta.json" \
+  || fail "meta.json lacks the forced smoothing width"
 echo "ok"
