@@ -310,6 +310,7 @@ typedef struct
   const DiaImage *im;
   const DiaPsf *psf;
   struct wcsprm **wcs;          /* one per thread (NULL entries without WCS)            */
+  const int *todo;              /* source indices to measure, or NULL for all            */
 } MeasureJob;
 
 static guint32
@@ -469,14 +470,81 @@ measure_body (int first, int last, int thread_index, gpointer data)
 {
   MeasureJob *job = data;
   for (int i = first; i < last; i++)
-    measure_one (job, &g_array_index (job->cat->sources, DiaSource, i), job->wcs[thread_index]);
+    measure_one (job, &g_array_index (job->cat->sources, DiaSource, job->todo ? job->todo[i] : i),
+                 job->wcs[thread_index]);
+}
+
+/* ---- reuse on a new threshold ------------------------------------------------------------- */
+
+/* A source of a catalogue, as a hash key: equal when footprint and peaks are identical, which
+ * with the same image, PSF and measurement parameters makes every measured field identical. */
+typedef struct
+{
+  const DiaCatalog *cat;
+  const DiaSource *s;
+} SourceKey;
+
+static guint
+source_key_hash (gconstpointer p)
+{
+  const SourceKey *k = p;
+  const DiaSource *s = k->s;
+  guint h = (guint) s->bbox.x * 73856093u ^ (guint) s->bbox.y * 19349663u
+            ^ (guint) s->area * 83492791u ^ (guint) s->n_peaks;
+  if (s->n_peaks > 0)
+    {
+      const DiaPeak *pk = &g_array_index (k->cat->peaks, DiaPeak, s->peak_first);
+      h ^= (guint) pk->ix * 2654435761u ^ (guint) pk->iy * 40503u;
+    }
+  return h;
+}
+
+static gboolean
+source_key_equal (gconstpointer pa, gconstpointer pb)
+{
+  const SourceKey *a = pa, *b = pb;
+  const DiaSource *x = a->s, *y = b->s;
+  if (x->n_spans != y->n_spans || x->n_peaks != y->n_peaks || x->area != y->area
+      || x->has_positive != y->has_positive || x->has_negative != y->has_negative
+      || memcmp (&x->bbox, &y->bbox, sizeof x->bbox) != 0)
+    return FALSE;
+  return memcmp (&g_array_index (a->cat->spans, DiaSpan, x->span_first),
+                 &g_array_index (b->cat->spans, DiaSpan, y->span_first),
+                 sizeof (DiaSpan) * x->n_spans) == 0
+         && memcmp (&g_array_index (a->cat->peaks, DiaPeak, x->peak_first),
+                    &g_array_index (b->cat->peaks, DiaPeak, y->peak_first),
+                    sizeof (DiaPeak) * x->n_peaks) == 0;
+}
+
+/* Whether previous was measured on the same detection image with the same measurement
+ * parameters (the detection ones — threshold, area, growth, merging — only change which
+ * footprints exist, which the key compares). */
+static gboolean
+measure_can_reuse (const DiaCatalog *catalog, const DiaCatalog *previous)
+{
+  const DiaDetectParams *a = &catalog->params, *b = &previous->params;
+  return previous->sn_image != NULL && previous->sn_image == catalog->sn_image
+         && isfinite (previous->psf_fwhm) && a->ap_radius == b->ap_radius
+         && a->dipole_min_snr == b->dipole_min_snr
+         && a->dipole_max_flux_ratio == b->dipole_max_flux_ratio
+         && a->dipole_max_area == b->dipole_max_area;
 }
 
 gboolean
 dia_measure (DiaCatalog *catalog, const DiaImage *image, const DiaPsf *psf, int n_threads,
              DiaMonitor *monitor, GError **error)
 {
-  MeasureJob job = { catalog, image, psf, NULL };
+  return dia_measure_again (catalog, image, psf, NULL, n_threads, monitor, error);
+}
+
+gboolean
+dia_measure_again (DiaCatalog *catalog, const DiaImage *image, const DiaPsf *psf,
+                   const DiaCatalog *previous, int n_threads, DiaMonitor *monitor,
+                   GError **error)
+{
+  MeasureJob job = { catalog, image, psf, NULL, NULL };
+  g_autofree int *todo = NULL;
+  int n_todo = (int) catalog->sources->len;
   gint64 t0 = g_get_monotonic_time ();
   gboolean ok;
 
@@ -496,12 +564,43 @@ dia_measure (DiaCatalog *catalog, const DiaImage *image, const DiaPsf *psf, int 
     }
   if (n_threads <= 0)
     n_threads = dia_parallel_default_threads ();
+  if (previous != NULL && measure_can_reuse (catalog, previous))
+    {
+      /* Copy what an identical footprint measured before; measure only the new ones. */
+      g_autoptr (GHashTable) old = g_hash_table_new_full (source_key_hash, source_key_equal,
+                                                          g_free, NULL);
+      for (guint i = 0; i < previous->sources->len; i++)
+        {
+          SourceKey *k = g_new (SourceKey, 1);
+          k->cat = previous;
+          k->s = &g_array_index (previous->sources, DiaSource, i);
+          g_hash_table_add (old, k);
+        }
+      todo = g_new (int, MAX (catalog->sources->len, 1));
+      n_todo = 0;
+      for (guint i = 0; i < catalog->sources->len; i++)
+        {
+          DiaSource *s = &g_array_index (catalog->sources, DiaSource, i);
+          SourceKey k = { catalog, s }, *hit;
+          hit = g_hash_table_lookup (old, &k);
+          if (hit != NULL)
+            {
+              DiaSource keep = *s;
+              *s = *hit->s;
+              s->id = keep.id;
+              s->span_first = keep.span_first;
+              s->peak_first = keep.peak_first;
+            }
+          else
+            todo[n_todo++] = (int) i;
+        }
+      job.todo = todo;
+    }
   job.wcs = g_new0 (struct wcsprm *, n_threads);
-  for (int t = 0; t < n_threads && image->wcs; t++)
+  for (int t = 0; t < n_threads && image->wcs && n_todo > 0; t++)
     job.wcs[t] = dia_wcs_copy (image->wcs);
   dia_monitor_stage (monitor, "measure", 0.0);
-  ok = dia_parallel_for ((int) catalog->sources->len, 4, n_threads, measure_body, &job, monitor,
-                         error);
+  ok = dia_parallel_for (n_todo, 4, n_threads, measure_body, &job, monitor, error);
   for (int t = 0; t < n_threads; t++)
     dia_wcs_free (job.wcs[t]);
   g_free (job.wcs);
@@ -545,7 +644,7 @@ dia_detect_and_measure_again (const DiaSubtractResult *result, const DiaDetectPa
   g_autoptr (DiaCatalog) cat = NULL;
 
   cat = dia_detect_again (previous, image, psf, result->score != NULL, p, nt, monitor, error);
-  if (cat == NULL || !dia_measure (cat, result->diff, psf, nt, monitor, error))
+  if (cat == NULL || !dia_measure_again (cat, result->diff, psf, previous, nt, monitor, error))
     return NULL;
   return g_steal_pointer (&cat);
 }

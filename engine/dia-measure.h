@@ -26,6 +26,14 @@ typedef struct _DiaJson DiaJson;
 gboolean dia_measure (DiaCatalog *catalog, const DiaImage *image, const DiaPsf *psf,
                       int n_threads, DiaMonitor *monitor, GError **error);
 
+/* dia_measure(), copying the measurements of every source whose footprint and peaks are
+ * identical in previous (may be NULL), when previous was measured on the same detection
+ * image (dia_detect_again) with the same measurement parameters; only the other sources are
+ * measured.  The result equals dia_measure()'s (tests/engine/test-detect.c). */
+gboolean dia_measure_again (DiaCatalog *catalog, const DiaImage *image, const DiaPsf *psf,
+                            const DiaCatalog *previous, int n_threads, DiaMonitor *monitor,
+                            GError **error);
+
 /* Forced PSF photometry at (x, y) (buffer px): flux and error in pix units, χ² and the number
  * of pixels used.  Pixels with BAD, NO_DATA, EDGE or a non-finite value are skipped.  Returns
  * FALSE when no pixel is usable.  *clipped (may be NULL) is set when the PSF box leaves the image.

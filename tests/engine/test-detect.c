@@ -319,9 +319,15 @@ test_detect_again (void)
   c5 = dia_detect_again (NULL, r.result->diff, psf, FALSE, &p5, 2, NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (c5->sn_plane);
+  g_assert_true (dia_measure (c5, r.result->diff, psf, 2, NULL, &error));
   c4 = dia_detect_again (c5, r.result->diff, psf, FALSE, &p4, 2, NULL, &error);
   g_assert_no_error (error);
   fresh = dia_detect (r.result->diff, psf, &p4, 2, NULL, &error);
+  g_assert_no_error (error);
+  /* Measurement: the sources already measured at 5σ are copied, the others measured; the
+   * catalogue must be identical to measuring the fresh one. */
+  g_assert_true (dia_measure_again (c4, r.result->diff, psf, c5, 2, NULL, &error));
+  g_assert_true (dia_measure (fresh, r.result->diff, psf, 2, NULL, &error));
   g_assert_no_error (error);
   g_assert_true (c4->sn_plane == c5->sn_plane);
   g_assert_null (fresh->sn_plane);
@@ -339,6 +345,36 @@ test_detect_again (void)
       g_assert_cmpfloat (a->y, ==, b->y);
       g_assert_cmpfloat (a->significance, ==, b->significance);
     }
+  {
+    int n_copied = 0;
+    for (guint i = 0; i < c4->sources->len; i++)
+      {
+        const DiaSource *a = &g_array_index (c4->sources, DiaSource, i);
+        const DiaSource *b = &g_array_index (fresh->sources, DiaSource, i);
+        /* Field by field (the struct has padding), bitwise so that NAN fields (unmeasured
+         * dipole columns) compare equal too. */
+        const double *da[] = { &a->x, &a->y, &a->psf_flux, &a->psf_flux_err, &a->psf_chi2,
+                               &a->ap_flux, &a->ap_flux_err, &a->snr, &a->dipole_pos_flux,
+                               &a->dipole_neg_flux, &a->dipole_length, &a->ixx, &a->iyy,
+                               &a->ixy, &a->ra, &a->dec };
+        const double *db[] = { &b->x, &b->y, &b->psf_flux, &b->psf_flux_err, &b->psf_chi2,
+                               &b->ap_flux, &b->ap_flux_err, &b->snr, &b->dipole_pos_flux,
+                               &b->dipole_neg_flux, &b->dipole_length, &b->ixx, &b->iyy,
+                               &b->ixy, &b->ra, &b->dec };
+        for (size_t f = 0; f < G_N_ELEMENTS (da); f++)
+          g_assert_cmpmem (da[f], sizeof (double), db[f], sizeof (double));
+        g_assert_cmpint (a->id, ==, b->id);
+        g_assert_cmpint (a->psf_npix, ==, b->psf_npix);
+        g_assert_cmpuint (a->flags, ==, b->flags);
+        g_assert_cmpint (a->is_dipole, ==, b->is_dipole);
+        g_assert_cmpint (a->is_negative, ==, b->is_negative);
+        for (guint j = 0; j < c5->sources->len; j++)
+          n_copied += memcmp (&g_array_index (c5->sources, DiaSource, j).x, &a->x,
+                              sizeof (double)) == 0;
+      }
+    g_test_message ("%d of %u sources identical to a 5σ one", n_copied, c4->sources->len);
+    g_assert_cmpint (n_copied, >=, (int) c5->sources->len / 2);
+  }
   /* Another image of the same size, or another smoothing: computed afresh. */
   other = dia_detect_again (c5, r.sci, psf, FALSE, &p5, 2, NULL, &error);
   g_assert_no_error (error);
