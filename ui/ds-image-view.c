@@ -28,12 +28,21 @@
  * DsMarker in image coordinates drawn with cairo over the texture; markers with a tooltip
  * answer query-tooltip within a few screen pixels.
  *
+ * Viewing aids (driven by ds-display-controls.c): a DsMaskOverlay blends the colours of the
+ * shown mask planes into the rendered buffer with the same nearest sampling, so the overlay
+ * is pixel-exact; a crosshair is two cairo lines through an image pixel centre; a "corner
+ * child" (the magnifier) floats in a top corner, away from the pointer; and a
+ * secondary-button drag sets DS9's contrast (vertical) and bias (horizontal).
+ *
  * Signals: "pointer-moved" (inside, x, y) reports the image coordinate under the pointer for
- * the status bar; inside is FALSE when the pointer left the view.
+ * the status bar; inside is FALSE when the pointer left the view.  "image-clicked" (x, y) is a
+ * primary click without motion, "contrast-dragged" follows a right-drag change, and
+ * "params-changed" any change of the render parameters.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "ds-image-view.h"
+#include "ds-mask-overlay.h"
 
 #include <glib/gi18n.h>
 #include <math.h>
@@ -63,6 +72,12 @@ struct _DsImageView
   gboolean layer_hidden[DS_IMAGE_VIEW_N_LAYERS];
 
   double drag_start_x, drag_start_y;  /* centre when a pan drag began                     */
+  double cb_start_contrast, cb_start_bias; /* contrast/bias when a right-drag began         */
+  DsMaskOverlay *overlay;             /* per-bit mask colours over the image, or NULL      */
+  gboolean crosshair_shown;
+  double crosshair_x, crosshair_y;    /* image coordinate of the crosshair                 */
+  GtkWidget *corner_child;            /* e.g. a magnifier, in a top corner, or NULL        */
+  gboolean corner_left;               /* it is in the top-left corner (else top-right)     */
   double pointer_x, pointer_y;        /* last pointer position, logical widget px (−1: none) */
 };
 
@@ -82,6 +97,9 @@ static GParamSpec *properties[N_PROPS];
 enum
 {
   SIGNAL_POINTER_MOVED,
+  SIGNAL_IMAGE_CLICKED,
+  SIGNAL_CONTRAST_DRAGGED,
+  SIGNAL_PARAMS_CHANGED,
   N_SIGNALS
 };
 
@@ -264,6 +282,10 @@ view_render_texture (DsImageView *self, int width, int height)
   if (self->patch != NULL && self->plane != DS_PLANE_MASK)
     view_render_patch (self, src_x + c0 / self->zoom, src_y + (height - r1) / self->zoom, buf,
                        tw, th, out_stride);
+  if (self->overlay != NULL && self->plane != DS_PLANE_MASK)
+    ds_mask_overlay_apply (self->overlay, self->image, src_x + c0 / self->zoom,
+                           src_y + (height - r1) / self->zoom, self->zoom, buf, tw, th,
+                           out_stride);
   bytes = g_bytes_new_take (buf, out_stride * (size_t) th);
   self->texture = gdk_memory_texture_new (tw, th, GDK_MEMORY_B8G8R8A8_PREMULTIPLIED, bytes,
                                           out_stride);
@@ -378,6 +400,36 @@ on_query_tooltip (GtkWidget *widget, int x, int y, gboolean keyboard, GtkTooltip
   return TRUE;
 }
 
+/* Two full-length lines through the crosshair position, a dark one under a light one so that
+ * they read on any colormap; pixel-aligned on the centre of the image pixel. */
+static void
+view_snapshot_crosshair (DsImageView *self, GtkSnapshot *snapshot, int w, int h)
+{
+  double x, y;
+  cairo_t *cr;
+
+  view_image_to_widget (self, self->crosshair_x, self->crosshair_y, &x, &y);
+  if (x < 0 || y < 0 || x > w || y > h)
+    return;
+  x = floor (x) + 0.5;
+  y = floor (y) + 0.5;
+  cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, w, h));
+  for (int pass = 0; pass < 2; pass++)
+    {
+      cairo_set_line_width (cr, pass == 0 ? 3.0 : 1.0);
+      if (pass == 0)
+        cairo_set_source_rgba (cr, 0, 0, 0, 0.6);
+      else
+        cairo_set_source_rgb (cr, 0.2, 1.0, 0.2);
+      cairo_move_to (cr, 0, y);
+      cairo_line_to (cr, w, y);
+      cairo_move_to (cr, x, 0);
+      cairo_line_to (cr, x, h);
+      cairo_stroke (cr);
+    }
+  cairo_destroy (cr);
+}
+
 static void
 ds_image_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
 {
@@ -405,6 +457,40 @@ ds_image_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
       gtk_snapshot_append_texture (snapshot, self->texture, &bounds);
     }
   view_snapshot_markers (self, snapshot, w, h);
+  if (self->crosshair_shown)
+    view_snapshot_crosshair (self, snapshot, w, h);
+  if (self->corner_child != NULL && gtk_widget_get_visible (self->corner_child))
+    gtk_widget_snapshot_child (widget, self->corner_child, snapshot);
+}
+
+#define CORNER_MARGIN 6
+
+/* The corner child sits in the top-right corner, or the top-left one while the pointer is in
+ * the top-right quarter, so that it never hides what is being looked at. */
+static gboolean
+view_corner_wants_left (DsImageView *self, int width, int height)
+{
+  return self->pointer_x > 0.5 * width && self->pointer_x < width && self->pointer_y >= 0
+         && self->pointer_y < 0.5 * height;
+}
+
+static void
+view_allocate_corner_child (DsImageView *self, int width, int height)
+{
+  int cw, ch, x;
+  gboolean left;
+
+  if (self->corner_child == NULL || !gtk_widget_get_visible (self->corner_child))
+    return;
+  gtk_widget_measure (self->corner_child, GTK_ORIENTATION_HORIZONTAL, -1, NULL, &cw, NULL,
+                      NULL);
+  gtk_widget_measure (self->corner_child, GTK_ORIENTATION_VERTICAL, cw, NULL, &ch, NULL, NULL);
+  cw = MIN (cw, MAX (0, width - 2 * CORNER_MARGIN));
+  ch = MIN (ch, MAX (0, height - 2 * CORNER_MARGIN));
+  left = self->corner_left = view_corner_wants_left (self, width, height);
+  x = left ? CORNER_MARGIN : width - CORNER_MARGIN - cw;
+  gtk_widget_size_allocate (self->corner_child,
+                            &(GtkAllocation) { x, CORNER_MARGIN, cw, ch }, -1);
 }
 
 static void
@@ -415,6 +501,7 @@ ds_image_view_size_allocate (GtkWidget *widget, int width, int height, int basel
   if (self->fit_mode)
     view_apply_fit (self);
   self->texture_stale = TRUE;
+  view_allocate_corner_child (self, width, height);
 }
 
 static void
@@ -447,6 +534,41 @@ on_drag_update (GtkGestureDrag *gesture, double dx, double dy, DsImageView *self
   ds_image_view_set_center (self, self->drag_start_x - dx * k, self->drag_start_y + dy * k);
 }
 
+/* A primary click that did not move (GtkGestureClick stops past the drag threshold). */
+static void
+on_click_released (GtkGestureClick *gesture, int n_press, double x, double y,
+                   DsImageView *self)
+{
+  double ix, iy;
+
+  if (self->image == NULL)
+    return;
+  ds_image_view_widget_to_image (self, x, y, &ix, &iy);
+  g_signal_emit (self, signals[SIGNAL_IMAGE_CLICKED], 0, ix, iy);
+}
+
+static void
+on_contrast_drag_begin (GtkGestureDrag *gesture, double x, double y, DsImageView *self)
+{
+  self->cb_start_contrast = self->params.contrast;
+  self->cb_start_bias = self->params.bias;
+  gtk_widget_grab_focus (GTK_WIDGET (self));
+}
+
+/* DS9's right-drag: horizontal motion moves the bias (a full widget width moves it by 1,
+ * dragging right brightens, i.e. lowers the bias), vertical motion scales the contrast
+ * exponentially (dragging up by half the widget height doubles it… up to ×8 per height). */
+static void
+on_contrast_drag_update (GtkGestureDrag *gesture, double dx, double dy, DsImageView *self)
+{
+  double w = MAX (1, gtk_widget_get_width (GTK_WIDGET (self)));
+  double h = MAX (1, gtk_widget_get_height (GTK_WIDGET (self)));
+
+  ds_image_view_set_contrast_bias (self, self->cb_start_contrast * exp2 (-2.0 * dy / h),
+                                   self->cb_start_bias - dx / w);
+  g_signal_emit (self, signals[SIGNAL_CONTRAST_DRAGGED], 0);
+}
+
 static gboolean
 on_scroll (GtkEventControllerScroll *controller, double dx, double dy, DsImageView *self)
 {
@@ -464,6 +586,12 @@ on_motion (GtkEventControllerMotion *controller, double x, double y, DsImageView
 
   self->pointer_x = x;
   self->pointer_y = y;
+  /* Reallocate (which re-renders) only when the corner child has to change sides. */
+  if (self->corner_child != NULL && gtk_widget_get_visible (self->corner_child)
+      && view_corner_wants_left (self, gtk_widget_get_width (GTK_WIDGET (self)),
+                                 gtk_widget_get_height (GTK_WIDGET (self)))
+           != self->corner_left)
+    gtk_widget_queue_allocate (GTK_WIDGET (self));
   if (self->image == NULL)
     return;
   ds_image_view_widget_to_image (self, x, y, &ix, &iy);
@@ -530,10 +658,20 @@ ds_image_view_finalize (GObject *object)
   g_clear_pointer (&self->image, dia_image_unref);
   g_clear_pointer (&self->mask_plane, g_free);
   g_clear_pointer (&self->patch, dia_image_unref);
+  g_clear_pointer (&self->overlay, ds_mask_overlay_unref);
   for (int l = 0; l < DS_IMAGE_VIEW_N_LAYERS; l++)
     g_clear_pointer (&self->layers[l], g_array_unref);
   g_clear_object (&self->texture);
   G_OBJECT_CLASS (ds_image_view_parent_class)->finalize (object);
+}
+
+static void
+ds_image_view_dispose (GObject *object)
+{
+  DsImageView *self = DS_IMAGE_VIEW (object);
+
+  g_clear_pointer (&self->corner_child, gtk_widget_unparent);
+  G_OBJECT_CLASS (ds_image_view_parent_class)->dispose (object);
 }
 
 static void
@@ -544,6 +682,7 @@ ds_image_view_class_init (DsImageViewClass *klass)
 
   object_class->get_property = ds_image_view_get_property;
   object_class->set_property = ds_image_view_set_property;
+  object_class->dispose = ds_image_view_dispose;
   object_class->finalize = ds_image_view_finalize;
   widget_class->snapshot = ds_image_view_snapshot;
   widget_class->size_allocate = ds_image_view_size_allocate;
@@ -565,6 +704,18 @@ ds_image_view_class_init (DsImageViewClass *klass)
   signals[SIGNAL_POINTER_MOVED] =
     g_signal_new ("pointer-moved", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 3, G_TYPE_BOOLEAN, G_TYPE_DOUBLE, G_TYPE_DOUBLE);
+  /* (double image_x, double image_y): a primary click without motion. */
+  signals[SIGNAL_IMAGE_CLICKED] =
+    g_signal_new ("image-clicked", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 2, G_TYPE_DOUBLE, G_TYPE_DOUBLE);
+  /* The user changed contrast/bias with a secondary-button drag (already applied). */
+  signals[SIGNAL_CONTRAST_DRAGGED] =
+    g_signal_new ("contrast-dragged", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 0);
+  /* Any change of the render parameters (by a setter or a drag). */
+  signals[SIGNAL_PARAMS_CHANGED] =
+    g_signal_new ("params-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 0);
 
   gtk_widget_class_set_css_name (widget_class, "ds-image-view");
   gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_IMG);
@@ -573,7 +724,7 @@ ds_image_view_class_init (DsImageViewClass *klass)
 static void
 ds_image_view_init (DsImageView *self)
 {
-  GtkGesture *drag;
+  GtkGesture *drag, *click, *contrast_drag;
   GtkEventController *scroll, *motion;
 
   dia_render_params_init (&self->params);
@@ -592,6 +743,17 @@ ds_image_view_init (DsImageView *self)
   g_signal_connect (drag, "drag-begin", G_CALLBACK (on_drag_begin), self);
   g_signal_connect (drag, "drag-update", G_CALLBACK (on_drag_update), self);
   gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drag));
+
+  click = gtk_gesture_click_new ();
+  gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (click), GDK_BUTTON_PRIMARY);
+  g_signal_connect (click, "released", G_CALLBACK (on_click_released), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (click));
+
+  contrast_drag = gtk_gesture_drag_new ();
+  gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (contrast_drag), GDK_BUTTON_SECONDARY);
+  g_signal_connect (contrast_drag, "drag-begin", G_CALLBACK (on_contrast_drag_begin), self);
+  g_signal_connect (contrast_drag, "drag-update", G_CALLBACK (on_contrast_drag_update), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (contrast_drag));
 
   scroll = gtk_event_controller_scroll_new (GTK_EVENT_CONTROLLER_SCROLL_VERTICAL
                                             | GTK_EVENT_CONTROLLER_SCROLL_DISCRETE);
@@ -672,6 +834,7 @@ ds_image_view_set_render_params (DsImageView *self, const DiaRenderParams *param
   self->params = *params;
   view_update_limits (self);
   view_invalidate (self);
+  g_signal_emit (self, signals[SIGNAL_PARAMS_CHANGED], 0);
 }
 
 const DiaRenderParams *
@@ -698,6 +861,7 @@ ds_image_view_set_colormap (DsImageView *self, DiaColormap colormap)
   g_return_if_fail (DS_IS_IMAGE_VIEW (self));
   self->params.colormap = colormap;
   view_invalidate (self);
+  g_signal_emit (self, signals[SIGNAL_PARAMS_CHANGED], 0);
 }
 
 double
@@ -897,4 +1061,111 @@ ds_image_view_set_layer_visible (DsImageView *self, int layer, gboolean visible)
 
   self->layer_hidden[layer] = !visible;
   gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+void
+ds_image_view_set_contrast_bias (DsImageView *self, double contrast, double bias)
+{
+  g_return_if_fail (DS_IS_IMAGE_VIEW (self));
+
+  if (!isfinite (contrast) || !isfinite (bias))
+    return;
+  /* Limits keep the ramp usable: between 1/16 and 16 times, bias within a ramp of [0, 1]. */
+  contrast = CLAMP (contrast, 1.0 / 16.0, 16.0);
+  bias = CLAMP (bias, -0.5, 1.5);
+  if (contrast == self->params.contrast && bias == self->params.bias)
+    return;
+  self->params.contrast = contrast;
+  self->params.bias = bias;
+  view_invalidate (self);
+  g_signal_emit (self, signals[SIGNAL_PARAMS_CHANGED], 0);
+}
+
+void
+ds_image_view_set_mask_overlay (DsImageView *self, DsMaskOverlay *overlay)
+{
+  g_return_if_fail (DS_IS_IMAGE_VIEW (self));
+
+  if (overlay != NULL)
+    ds_mask_overlay_ref (overlay);
+  g_clear_pointer (&self->overlay, ds_mask_overlay_unref);
+  self->overlay = overlay;
+  view_invalidate (self);
+}
+
+void
+ds_image_view_set_crosshair (DsImageView *self, gboolean shown, double x, double y)
+{
+  g_return_if_fail (DS_IS_IMAGE_VIEW (self));
+
+  self->crosshair_shown = shown && isfinite (x) && isfinite (y);
+  self->crosshair_x = x;
+  self->crosshair_y = y;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+gboolean
+ds_image_view_get_crosshair (DsImageView *self, double *x, double *y)
+{
+  g_return_val_if_fail (DS_IS_IMAGE_VIEW (self), FALSE);
+  if (x != NULL)
+    *x = self->crosshair_x;
+  if (y != NULL)
+    *y = self->crosshair_y;
+  return self->crosshair_shown;
+}
+
+void
+ds_image_view_set_corner_child (DsImageView *self, GtkWidget *child)
+{
+  g_return_if_fail (DS_IS_IMAGE_VIEW (self));
+  g_return_if_fail (child == NULL || GTK_IS_WIDGET (child));
+
+  if (child == self->corner_child)
+    return;
+  g_clear_pointer (&self->corner_child, gtk_widget_unparent);
+  if (child != NULL)
+    {
+      self->corner_child = child;
+      gtk_widget_set_parent (child, GTK_WIDGET (self));
+    }
+  gtk_widget_queue_allocate (GTK_WIDGET (self));
+}
+
+gboolean
+ds_image_view_get_pointer (DsImageView *self, double *ix, double *iy)
+{
+  g_return_val_if_fail (DS_IS_IMAGE_VIEW (self), FALSE);
+
+  if (self->pointer_x < 0 || self->pointer_y < 0)
+    {
+      *ix = self->center_x;
+      *iy = self->center_y;
+      return FALSE;
+    }
+  ds_image_view_widget_to_image (self, self->pointer_x, self->pointer_y, ix, iy);
+  return TRUE;
+}
+
+void
+ds_image_view_render_area (DsImageView *self, double cx, double cy, double zoom, guint8 *out,
+                           int out_width, int out_height, size_t out_stride)
+{
+  const DiaMask *mask;
+  size_t stride;
+  const float *data;
+  double src_x, src_y;
+
+  g_return_if_fail (DS_IS_IMAGE_VIEW (self));
+  g_return_if_fail (out != NULL);
+
+  data = view_plane_data (self, &mask, &stride);
+  src_x = cx - 0.5 * out_width / zoom;
+  src_y = cy - 0.5 * out_height / zoom;
+  dia_render_region (data, mask, self->image != NULL ? self->image->width : 0,
+                     self->image != NULL ? self->image->height : 0, stride, &self->params,
+                     src_x, src_y, zoom, out, out_width, out_height, out_stride);
+  if (self->overlay != NULL && self->plane != DS_PLANE_MASK && self->image != NULL)
+    ds_mask_overlay_apply (self->overlay, self->image, src_x, src_y, zoom, out, out_width,
+                           out_height, out_stride);
 }

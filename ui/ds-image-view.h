@@ -94,9 +94,40 @@ GArray *ds_marker_array_new (void);
 
 /* Overlay layer `layer` (0 ≤ layer < DS_IMAGE_VIEW_N_LAYERS) shows markers (a reference is
  * taken; NULL clears).  Hovering a marker with a tooltip shows it. */
-#define DS_IMAGE_VIEW_N_LAYERS 4
+#define DS_IMAGE_VIEW_N_LAYERS 6
 void ds_image_view_set_markers (DsImageView *self, int layer, GArray *markers);
 void ds_image_view_set_layer_visible (DsImageView *self, int layer, gboolean visible);
+
+typedef struct _DsMaskOverlay DsMaskOverlay;
+
+/* DS9 contrast/bias of the render parameters (contrast clamped to [1/16, 16], bias to
+ * [−0.5, 1.5]; 1 and 0.5 are the identity).  A secondary-button drag changes them on its
+ * own (horizontal: bias, vertical: contrast) and then emits "contrast-dragged".  Every change
+ * of the render parameters emits "params-changed". */
+void ds_image_view_set_contrast_bias (DsImageView *self, double contrast, double bias);
+
+/* Draws the shown planes of overlay (ds-mask-overlay.h; a reference is taken, NULL turns it
+ * off) over the image and variance planes.  Call again after changing overlay to redraw. */
+void ds_image_view_set_mask_overlay (DsImageView *self, DsMaskOverlay *overlay);
+
+/* A full-width and full-height crosshair through image coordinate (x, y). */
+void     ds_image_view_set_crosshair (DsImageView *self, gboolean shown, double x, double y);
+gboolean ds_image_view_get_crosshair (DsImageView *self, double *x, double *y);
+
+/* child (e.g. a DsMagnifier) floats at its natural size in the top-right corner of the view,
+ * or the top-left one while the pointer is in the top-right quarter.  The view becomes its
+ * parent (NULL removes it).  Primary clicks without motion emit "image-clicked" (x, y). */
+void ds_image_view_set_corner_child (DsImageView *self, GtkWidget *child);
+
+/* Image coordinate under the pointer (TRUE), or the view centre when the pointer is not in
+ * the view (FALSE). */
+gboolean ds_image_view_get_pointer (DsImageView *self, double *ix, double *iy);
+
+/* Renders out_width × out_height device pixels centred on image coordinate (cx, cy) at zoom
+ * device px per image px with the view's plane, render parameters and mask overlay, into out
+ * (BGRA, as dia_render_region()). */
+void ds_image_view_render_area (DsImageView *self, double cx, double cy, double zoom,
+                                guint8 *out, int out_width, int out_height, size_t out_stride);
 
 /* Image coordinate under the logical widget position (wx, wy). */
 void ds_image_view_widget_to_image (DsImageView *self, double wx, double wy, double *ix,

@@ -13,8 +13,9 @@
  *   4. detects and measures sources on it (dia_detect_and_measure, the request's DETECT-stage
  *      parameters) and publishes the catalogue as the final output.
  * When only DETECT-stage parameters changed (a threshold slider), the window submits a
- * detection-only input carrying its cached full-frame result: steps 1–3 are skipped, which is
- * what keeps a threshold change well under the 50 ms target on a 2048² field.
+ * detection-only input carrying its cached full-frame result and the catalogue detected on
+ * it: steps 1–3 are skipped, and so is the smoothing when the catalogue's ν plane still
+ * applies (dia_detect_and_measure_again): thresholding, footprints and measurement remain.
  * Every step is timed; with G_MESSAGES_DEBUG=diffscope (or all) the log shows, per rerun,
  * the milliseconds from the user's change to the start, the plan, the region and the full
  * frame, which is how the latency targets of the live rerun are measured.
@@ -48,14 +49,15 @@ ds_subtract_input_new (DiaImage *tmpl, DiaImage *sci, const DiaSubtractRequest *
 }
 
 DsSubtractInput *
-ds_subtract_input_new_detect (DiaSubtractResult *cached, const DiaSubtractRequest *request,
-                              const char *reason)
+ds_subtract_input_new_detect (DiaSubtractResult *cached, DiaCatalog *previous,
+                              const DiaSubtractRequest *request, const char *reason)
 {
   DsSubtractInput *input = ds_subtract_input_new (cached->plan->template_image,
                                                   cached->plan->science_image, request, NULL,
                                                   reason);
 
   input->cached = dia_subtract_result_ref (cached);
+  input->previous = previous != NULL ? dia_catalog_ref (previous) : NULL;
   return input;
 }
 
@@ -68,6 +70,7 @@ ds_subtract_input_free (DsSubtractInput *input)
   g_clear_pointer (&input->science_image, dia_image_unref);
   g_clear_pointer (&input->plan, dia_subtract_plan_unref);
   g_clear_pointer (&input->cached, dia_subtract_result_unref);
+  g_clear_pointer (&input->previous, dia_catalog_unref);
   g_free (input->reason);
   g_free (input);
 }
@@ -123,7 +126,26 @@ job_publish (DsJob *job, DiaSubtractResult *result, gboolean is_region, gboolean
   ds_job_publish (job, out, (GDestroyNotify) ds_subtract_output_free, FALSE);
 }
 
-/* Detects on result (borrowed) and publishes the catalogue as the final output. */
+/* Publishes a catalogue output (catalog: a new reference, handed over). */
+static void
+job_publish_catalog (DsJob *job, DiaSubtractResult *result, DiaCatalog *catalog,
+                     gboolean detection_only, gboolean provisional, double ms)
+{
+  DsSubtractOutput *out = g_new0 (DsSubtractOutput, 1);
+
+  out->result = dia_subtract_result_ref (result);
+  out->catalog = catalog;
+  out->detection_only = detection_only;
+  out->provisional = provisional;
+  out->detect_ms = ms;
+  out->submit_time = ds_job_get_submit_time (job);
+  ds_job_publish (job, out, (GDestroyNotify) ds_subtract_output_free, !provisional);
+}
+
+/* Detects on result (borrowed) and publishes the catalogue as the final output.  On a
+ * threshold change the detection reuses the previous catalogue's ν plane (milliseconds) and
+ * is published at once, so the markers move in the next frame; the measurement (PSF fluxes,
+ * dipole fits: tens of milliseconds) follows on a copy and replaces it. */
 static gboolean
 job_detect (DsJob *job, DsSubtractInput *in, DiaSubtractResult *result, gboolean detection_only,
             GError **error)
@@ -131,24 +153,36 @@ job_detect (DsJob *job, DsSubtractInput *in, DiaSubtractResult *result, gboolean
   DiaMonitor *monitor = ds_job_get_monitor (job);
   guint64 gen = ds_job_get_generation (job);
   gint64 t0 = ds_job_get_submit_time (job), t = g_get_monotonic_time ();
-  DsSubtractOutput *out;
+  const DiaPsf *psf = dia_subtract_result_get_diff_psf (result);
+  const DiaCatalog *previous = detection_only ? in->previous : NULL;
+  int nt = result->plan->request.n_threads;
+  g_autoptr (DiaCatalog) detected = NULL;
   DiaCatalog *catalog;
 
   if (!dia_monitor_check (monitor, error))
     return FALSE;
-  catalog = dia_detect_and_measure (result, &in->request.detect, monitor, error);
-  if (catalog == NULL)
+  /* The catalogue keeps its ν plane, so the next threshold change skips the smoothing. */
+  detected = dia_detect_again (previous, result->score ? result->score : result->diff, psf,
+                               result->score != NULL, &in->request.detect, nt, monitor, error);
+  if (detected == NULL)
     return FALSE;
-  out = g_new0 (DsSubtractOutput, 1);
-  out->result = dia_subtract_result_ref (result);
-  out->catalog = catalog;
-  out->detection_only = detection_only;
-  out->detect_ms = ms_since (t);
-  out->submit_time = t0;
+  if (detection_only)
+    {
+      g_debug ("rerun %" G_GUINT64_FORMAT ": %u sources detected in %.1f ms (%.1f ms after the "
+               "change)", gen, detected->sources->len, ms_since (t), ms_since (t0));
+      job_publish_catalog (job, result, dia_catalog_ref (detected), TRUE, TRUE, ms_since (t));
+    }
+  /* Measured on a copy: the detected catalogue may already be on the main thread. */
+  catalog = dia_catalog_dup (detected);
+  if (!dia_measure_again (catalog, result->diff, psf, previous, nt, monitor, error))
+    {
+      dia_catalog_unref (catalog);
+      return FALSE;
+    }
   g_debug ("rerun %" G_GUINT64_FORMAT ": %u sources detected and measured in %.1f ms "
-           "(%.1f ms after the change)%s", gen, catalog->sources->len, out->detect_ms,
+           "(%.1f ms after the change)%s", gen, catalog->sources->len, ms_since (t),
            ms_since (t0), detection_only ? ", detection only" : "");
-  ds_job_publish (job, out, (GDestroyNotify) ds_subtract_output_free, TRUE);
+  job_publish_catalog (job, result, catalog, detection_only, FALSE, ms_since (t));
   return TRUE;
 }
 

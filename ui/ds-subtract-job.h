@@ -24,22 +24,27 @@ typedef struct
   char *reason;                 /* what changed, for the timing log (may be NULL)          */
   DiaSubtractResult *cached;    /* detection only: rerun detection on this full-frame       */
                                 /* result with request.detect, no plan, no execute (ref)   */
+  DiaCatalog *previous;         /* detection only: the catalogue last detected on cached,   */
+                                /* whose ν plane a new threshold reuses (ref, or NULL)     */
 } DsSubtractInput;
 
 /* Takes new references to tmpl, sci and plan (plan may be NULL); request is copied. */
 DsSubtractInput *ds_subtract_input_new (DiaImage *tmpl, DiaImage *sci,
                                         const DiaSubtractRequest *request,
                                         DiaSubtractPlan *plan, const char *reason);
-/* A detection-only rerun (only DIA_STAGE_DETECT parameters changed): takes a new reference
- * to cached, a full-frame result; request is copied and its detect fields are used. */
+/* A detection-only rerun (only DIA_STAGE_DETECT parameters changed): takes new references
+ * to cached, a full-frame result, and previous, the catalogue detected on it (may be NULL);
+ * request is copied and its detect fields are used. */
 DsSubtractInput *ds_subtract_input_new_detect (DiaSubtractResult *cached,
+                                               DiaCatalog *previous,
                                                const DiaSubtractRequest *request,
                                                const char *reason);
 void             ds_subtract_input_free (DsSubtractInput *input);
 
 /* What the job publishes: first (optionally) the region, then the full frame, then the
  * catalogue detected on it (catalog != NULL; result is then the frame it was detected on).
- * A detection-only job publishes the catalogue output alone. */
+ * A detection-only job publishes the catalogue output alone, twice: first as detected
+ * (provisional: positions and polarity, not measured), then measured. */
 typedef struct
 {
   DiaSubtractResult *result;    /* ref                                                    */
@@ -50,6 +55,7 @@ typedef struct
   gint64 submit_time;           /* monotonic µs of the request, for latency logs          */
   DiaCatalog *catalog;          /* ref, or NULL for image outputs                          */
   gboolean detection_only;      /* the job only reran detection on a cached result         */
+  gboolean provisional;         /* catalog is detected but not measured yet                */
   double detect_ms;             /* detection + measurement time                            */
 } DsSubtractOutput;
 

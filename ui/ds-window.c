@@ -33,13 +33,20 @@
  * difference (arrow scale from win.quiver-scale).  A/B: win.pin-a keeps the current result;
  * win.compare shows B (current), A, or A − B in the difference pane.
  *
+ * Blink pair and hold-F flip (win.blink, win.blink-pair, win.blink-interval, win.flip), the
+ * pixel readout under each pane title (ds-pixel-readout.h), the FITS header viewer
+ * (win.show-header, ds-header-view.h) and Export All (win.export, win.export-all, on a worker
+ * thread: ds-export.h) are described at their sections below.
+ *
  * Every command is a GAction on the window (win.*), so menus, buttons, accelerators and tests
  * all go through the same entry points.  Loading goes through a DsPairLoader (a private
  * worker thread); the latest request wins (earlier ones are cancelled), and the panes keep
  * showing the previous pair until a new one has arrived, so a failed load loses nothing.
  *
- * Locking: zoom and centre of every pane are bound to the first pane's with bidirectional
- * GBindings while win.lock-views is on.  The WCS of each image is copied once per pair into
+ * Viewing controls (per-pane stretch, limits and colormap, the pan / zoom / crosshair /
+ * stretch / colormap locks, right-drag contrast, magnifier, mask overlay) live in
+ * DsDisplayControls (ds-display-controls.c); win.lock-views switches its pan and zoom locks
+ * together.  The WCS of each image is copied once per pair into
  * the window (wcslib structures are not shareable and are mutated when used), and only used on
  * the main thread for the status bar.
  *
@@ -54,6 +61,12 @@
  * pixels with no mask bit and finite positive variance (every k-th pixel, at most 500 000)
  * against the unit Gaussian, in a DsHistogram in the side pane; computed only while shown.
  *
+ * Fakes and kernel views: win.run-fakes runs dia_fakes_run on the pair and request in a GTask
+ * (ds-fakes-job.c; a new request or pair cancels the running one), draws found / lost fakes in
+ * their own marker layer of the difference (win.show-fakes) and feeds the recall plot
+ * (ds-recall-plot.c, win.show-recall); win.show-kernel-views shows the basis and kernel-sum
+ * map of the last plan (ds-kernel-view.c).  All in the side pane.
+ *
  * Scripted screenshots (--screenshot): after the pair has been shown, the window polls until
  * every pane is mapped and sized, then draws itself through gtk_widget_paintable_new() into a
  * render node, renders that with the window's own GskRenderer and saves the PNG.
@@ -61,11 +74,18 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "ds-window.h"
+#include "ds-display-controls.h"
+#include "ds-export.h"
+#include "ds-fakes-job.h"
+#include "ds-header-view.h"
 #include "ds-histogram.h"
 #include "ds-image-view.h"
 #include "ds-job-runner.h"
+#include "ds-kernel-view.h"
 #include "ds-pair-loader.h"
 #include "ds-param-panel.h"
+#include "ds-pixel-readout.h"
+#include "ds-recall-plot.h"
 #include "ds-subtract-job.h"
 
 #include "dia-params.h"
@@ -119,7 +139,7 @@ struct _DsWindow
   GtkLabel *titles[DS_N_PANES];
   struct wcsprm *wcs[DS_N_PANES];     /* private copies, main thread only; NULL if none     */
   DsImageView *active_view;           /* target of the zoom actions                          */
-  GPtrArray *lock_bindings;           /* GBinding, owned by their source objects             */
+  DsDisplayControls *display;         /* per-pane display settings, locks, magnifier, masks */
 
   DsPairLoader *loader;
   GCancellable *cancellable;          /* of the current load                                 */
@@ -141,7 +161,14 @@ struct _DsWindow
   char *compare;                      /* "b", "a" or "a-minus-b"                             */
   double quiver_scale;                /* arrow length factor (1: longest = 40 % of a cell)  */
   guint blink_id;
-  gboolean blink_phase;
+  gboolean blink_phase;               /* TRUE: the blink pane shows the pair's second image  */
+  char *blink_pair;                   /* win.blink-pair, lower case ("template:science")     */
+  guint blink_interval_ms;
+  gboolean flipped;                   /* win.flip: F held                                    */
+  int blink_pane;                     /* pane showing a borrowed image, or -1                */
+  GtkLabel *readouts[DS_N_PANES];     /* pixel readout under each pane title                 */
+  DsHeaderView *header_view;          /* win.show-header, created on first use, or NULL      */
+  int exports_pending;                /* exports running on worker threads                   */
   gint64 paint_change_time;           /* µs of the change whose pixels wait for a paint      */
   const char *paint_what;             /* "visible region", "full frame" or "detections"    */
   gulong after_paint_id;
@@ -151,12 +178,18 @@ struct _DsWindow
   GString *report;                    /* --report text, or NULL                              */
   DiaCatalog *catalog;                /* of self->result with the current detect params      */
   GtkStringList *catalog_rows;        /* one item per source: its index in catalog->sources  */
+  guint catalog_idle_id;              /* fills catalog_rows after the markers are drawn      */
   GtkSingleSelection *catalog_selection;
   gboolean selecting_from_click;      /* a marker click selects: do not recentre the view    */
   gboolean psf_have_position;         /* psf_x/y set by the pointer (else: image centre)     */
   double psf_x, psf_y;                /* input-image position shown by the PSF panel         */
   guint psf_timeout_id;               /* pending throttled panel redraw                      */
   DsHistogram *histogram;             /* residual histogram in the side pane (child of it)   */
+  GCancellable *fakes_cancellable;    /* of the running win.run-fakes task, or NULL          */
+  DiaRecovery *recovery;              /* last fake-recovery result, or NULL                  */
+  DsRecallPlot *recall_plot;          /* recall vs S/N (side pane, win.show-recall)          */
+  DsKernelView *kernel_view;          /* basis and kernel-sum map (win.show-kernel-views)    */
+  GtkWidget *kernel_scroller;         /* its scrolled window in the side pane                */
 };
 
 G_DEFINE_FINAL_TYPE (DsWindow, ds_window, GTK_TYPE_APPLICATION_WINDOW)
@@ -199,6 +232,8 @@ static gboolean source_is_flagged (const DiaSource *src);
 static void window_update_psf_panel (DsWindow *self);
 static void window_queue_psf_panel (DsWindow *self);
 static void window_update_histogram (DsWindow *self);
+static void window_report_diagnostics (DsWindow *self);
+static void window_clear_fakes (DsWindow *self);
 
 static GSettings *
 window_settings (DsWindow *self)
@@ -266,6 +301,30 @@ append_sexagesimal (GString *s, double value, gboolean hours)
     g_string_append_printf (s, "%c%02d:%02d:%04.1f", value < 0 ? '-' : '+', a, b, c);
 }
 
+/* The readout under each pane title for the same input-grid position (gx, gy) in every pane;
+ * images other than the inputs (differences, score) may be a region of that grid. */
+static void
+window_update_readouts (DsWindow *self, double gx, double gy)
+{
+  for (int p = 0; p < DS_N_PANES; p++)
+    {
+      DiaImage *im = ds_image_view_get_image (self->views[p]);
+      int ox = 0, oy = 0;
+      g_autofree char *text = NULL;
+
+      if (self->readouts[p] == NULL)
+        continue;
+      if (im != NULL && im != self->inputs[0] && im != self->inputs[1] && self->result != NULL)
+        {
+          ox = self->result->region.x;
+          oy = self->result->region.y;
+        }
+      text = ds_pixel_readout_format (im, (int) floor (gx + 0.5) - ox,
+                                      (int) floor (gy + 0.5) - oy);
+      gtk_label_set_text (self->readouts[p], text);
+    }
+}
+
 static void
 on_pointer_moved (DsImageView *view, gboolean inside, double ix, double iy, DsWindow *self)
 {
@@ -295,6 +354,7 @@ on_pointer_moved (DsImageView *view, gboolean inside, double ix, double iy, DsWi
       self->psf_y += self->result->region.y;
     }
   window_queue_psf_panel (self);
+  window_update_readouts (self, self->psf_x, self->psf_y);
   x = (int) floor (ix + 0.5);
   y = (int) floor (iy + 0.5);
   s = g_string_new (pane_name (pane));
@@ -345,6 +405,26 @@ on_pointer_moved (DsImageView *view, gboolean inside, double ix, double iy, DsWi
 
 /* --- loading ------------------------------------------------------------------------------- */
 
+/* What an image shown in a pane is, for the report: "template", "science", "difference",
+ * "a", "score", "other" or "none". */
+static const char *
+window_image_role (DsWindow *self, const DiaImage *im)
+{
+  if (im == NULL)
+    return "none";
+  if (im == self->inputs[0])
+    return "template";
+  if (im == self->inputs[1])
+    return "science";
+  if (self->result != NULL && im == self->result->diff)
+    return "difference";
+  if (self->result != NULL && im == self->result->score)
+    return "score";
+  if (self->pinned != NULL && im == self->pinned->diff)
+    return "a";
+  return "other";
+}
+
 static void
 window_write_report (DsWindow *self)
 {
@@ -368,6 +448,7 @@ window_write_report (DsWindow *self)
                      b.origin.x, b.origin.y, b.size.width, b.size.height,
                      ds_image_view_get_zoom (self->views[i]), cx, cy);
     }
+  ds_display_controls_describe (self->display, self->report);
   if (gtk_widget_get_visible (self->psf_box))
     {
       GtkPicture *pictures[] = { self->psf_template_picture, self->psf_science_picture,
@@ -410,6 +491,20 @@ window_write_report (DsWindow *self)
                      src->is_dipole ? "dipole" : src->is_negative ? "negative" : "positive",
                      source_is_flagged (src) ? "flagged" : "clean");
     }
+  if (self->catalog != NULL)
+    window_report (self, "detection-marker-radius %.3f",
+                   isfinite (self->catalog->psf_fwhm) && self->catalog->psf_fwhm > 0
+                     ? CLAMP (2.0 * self->catalog->psf_fwhm, 4.0, 30.0) : 6.0);
+  window_report_diagnostics (self);
+  for (int i = 0; i < DS_N_PANES; i++)
+    window_report (self, "pane %s image %s title %s", names[i],
+                   window_image_role (self, ds_image_view_get_image (self->views[i])),
+                   gtk_label_get_text (self->titles[i]));
+  if (self->header_view != NULL)
+    window_report (self, "header source %d cards %u matches %u",
+                   (int) ds_header_view_get_source (self->header_view),
+                   ds_header_view_get_n_cards (self->header_view),
+                   ds_header_view_get_n_matches (self->header_view));
   if (!g_file_set_contents (path, self->report->str, -1, &error))
     g_printerr ("diffscope: %s\n", error->message);
 }
@@ -429,7 +524,8 @@ on_screenshot_poll (gpointer user_data)
         return G_SOURCE_CONTINUE;
       }
   /* The subtraction (and any scripted change) must have settled too. */
-  if (ds_job_runner_get_busy (self->runner) || !self->script_done)
+  if (ds_job_runner_get_busy (self->runner) || !self->script_done
+      || self->fakes_cancellable != NULL || self->exports_pending > 0)
     {
       self->screenshot_ready_polls = 0;
       return G_SOURCE_CONTINUE;
@@ -490,6 +586,8 @@ window_show_pair (DsWindow *self, DsPair *pair)
   g_clear_pointer (&self->pinned, dia_subtract_result_unref);
   g_clear_pointer (&self->catalog, dia_catalog_unref);
   g_clear_pointer (&self->a_minus_b, dia_image_unref);
+  window_clear_fakes (self);
+  ds_kernel_view_set_plan (self->kernel_view, NULL);
   ds_image_view_set_image (self->views[DS_PANE_DIFFERENCE], NULL);
   for (int l = 0; l < DS_IMAGE_VIEW_N_LAYERS; l++)
     for (int i = 0; i < DS_N_PANES; i++)
@@ -588,6 +686,7 @@ enum
   LAYER_STAMPS,
   LAYER_QUIVER,
   LAYER_DETECTIONS,
+  LAYER_FAKES,
 };
 
 /* delay_ms: the debounce of this change (40 ms for spin buttons and typing, 0 for discrete
@@ -605,7 +704,9 @@ window_submit_with_delay (DsWindow *self, const char *reason, guint delay_ms)
   if (ds_subtract_detection_only (self->result, self->inputs[0], self->inputs[1],
                                   &self->request))
     {
-      input = ds_subtract_input_new_detect (self->result, &self->request, reason);
+      /* The engine reuses the catalogue's ν plane only if it was detected on this result. */
+      input = ds_subtract_input_new_detect (self->result, self->catalog, &self->request,
+                                            reason);
       gen = ds_job_runner_submit_with_delay (self->runner, input,
                                              (GDestroyNotify) ds_subtract_input_free, delay_ms);
       window_report (self, "submitted %" G_GUINT64_FORMAT " %s detection", gen,
@@ -655,8 +756,11 @@ static void
 on_panel_changed (DsParamPanel *panel, const char *key, DsWindow *self)
 {
   const DiaParamInfo *info = dia_params_lookup (key);
-  /* Switches and the flavour drop-down change once per click: no burst to wait for. */
-  guint delay = info != NULL && (info->type == DIA_PARAM_BOOL || info->type == DIA_PARAM_FLAVOR)
+  /* Switches and the flavour drop-down change once per click: no burst to wait for.  Nor do
+   * detection parameters: a detection-only rerun costs ~10 ms before its markers are shown,
+   * and the newest request cancels a running one, so a burst never queues. */
+  guint delay = info != NULL && (info->type == DIA_PARAM_BOOL || info->type == DIA_PARAM_FLAVOR
+                                 || info->stage == DIA_STAGE_DETECT)
                   ? 0 : 40;
 
   window_change_request (self, ds_param_panel_get_request (panel), key, TRUE, delay);
@@ -799,22 +903,34 @@ source_is_flagged (const DiaSource *src)
   return (src->flags & ~(guint32) (DIA_SOURCE_DIPOLE_ATTEMPTED | DIA_SOURCE_SHAPE_FAILED)) != 0;
 }
 
+static void window_show_detection_markers (DsWindow *self, const DiaCatalog *catalog);
+
 static void
 window_update_detection_markers (DsWindow *self)
 {
+  window_show_detection_markers (self, self->catalog);
+}
+
+/* Markers of catalog (self->catalog, or a provisional, unmeasured one) on the difference. */
+static void
+window_show_detection_markers (DsWindow *self, const DiaCatalog *catalog)
+{
   g_autoptr (GArray) markers = NULL;
   GVariant *state;
-  double radius;
+  double radius, fwhm;
 
-  if (self->catalog == NULL)
+  if (catalog == NULL)
     return;
-  /* About two FWHM: the ring sits around the PSF core instead of on it. */
-  radius = isfinite (self->catalog->psf_fwhm) && self->catalog->psf_fwhm > 0
-             ? CLAMP (2.0 * self->catalog->psf_fwhm, 4.0, 30.0) : 6.0;
+  /* About two FWHM: the ring sits around the PSF core instead of on it.  An unmeasured
+   * catalogue has no PSF width yet: the last measured one's keeps the rings steady. */
+  fwhm = catalog->psf_fwhm;
+  if (!isfinite (fwhm) && self->catalog != NULL)
+    fwhm = self->catalog->psf_fwhm;
+  radius = isfinite (fwhm) && fwhm > 0 ? CLAMP (2.0 * fwhm, 4.0, 30.0) : 6.0;
   markers = ds_marker_array_new ();
-  for (guint i = 0; i < self->catalog->sources->len; i++)
+  for (guint i = 0; i < catalog->sources->len; i++)
     {
-      const DiaSource *src = &g_array_index (self->catalog->sources, DiaSource, i);
+      const DiaSource *src = &g_array_index (catalog->sources, DiaSource, i);
       DsMarker m = { 0 };
       const char *kind;
 
@@ -851,17 +967,20 @@ window_update_detection_markers (DsWindow *self)
 }
 
 /* Takes a new reference to catalog; refreshes the markers and the table. */
-static void
-window_set_catalog (DsWindow *self, DiaCatalog *catalog)
+/* The catalogue table and its heading, from self->catalog (see window_set_catalog). */
+static gboolean
+on_catalog_idle (gpointer user_data)
 {
+  DsWindow *self = user_data;
+  DiaCatalog *catalog = self->catalog;
   g_autofree char *title = NULL;
   guint n_old = g_list_model_get_n_items (G_LIST_MODEL (self->catalog_rows));
   g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (g_free);
   int n_pos = 0, n_neg = 0, n_dip = 0, n_flag = 0;
 
-  dia_catalog_ref (catalog);
-  g_clear_pointer (&self->catalog, dia_catalog_unref);
-  self->catalog = catalog;
+  self->catalog_idle_id = 0;
+  if (catalog == NULL)
+    return G_SOURCE_REMOVE;
   for (guint i = 0; i < catalog->sources->len; i++)
     {
       const DiaSource *src = &g_array_index (catalog->sources, DiaSource, i);
@@ -879,7 +998,22 @@ window_set_catalog (DsWindow *self, DiaCatalog *catalog)
                              "%d flagged"), catalog->sources->len, catalog->params.threshold,
                            n_pos, n_neg, n_dip, n_flag);
   gtk_label_set_text (self->catalog_label, title);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+window_set_catalog (DsWindow *self, DiaCatalog *catalog)
+{
+  dia_catalog_ref (catalog);
+  g_clear_pointer (&self->catalog, dia_catalog_unref);
+  self->catalog = catalog;
+  /* Markers first, the table at a lower priority than drawing: the overlays of a threshold
+   * change reach the screen in the next frame, and rebinding the table's visible rows (tens
+   * of milliseconds) happens after it. */
   window_update_detection_markers (self);
+  if (self->catalog_idle_id == 0)
+    self->catalog_idle_id = g_idle_add_full (GDK_PRIORITY_REDRAW + 10, on_catalog_idle, self,
+                                             NULL);
 }
 
 /* The source of a catalogue row item (a GtkStringObject holding the source index). */
@@ -888,7 +1022,8 @@ window_row_source (DsWindow *self, GtkStringObject *item)
 {
   guint64 i;
 
-  if (self->catalog == NULL || item == NULL
+  /* Rows may still list the previous catalogue for a moment (window_set_catalog). */
+  if (self->catalog == NULL || item == NULL || self->catalog->sources->len == 0
       || !g_ascii_string_to_unsigned (gtk_string_object_get_string (item), 10, 0,
                                       self->catalog->sources->len - 1, &i, NULL))
     return NULL;
@@ -1133,7 +1268,10 @@ on_action_step (gpointer user_data)
   g_autoptr (GVariant) target = NULL;
   g_autoptr (GError) error = NULL;
 
-  if (ds_job_runner_get_busy (self->runner))
+  /* The next step waits until the last result is on screen (its table filled, its frame
+   * drawn), as a user would: the timing log then measures each change on a settled window. */
+  if (ds_job_runner_get_busy (self->runner) || self->catalog_idle_id != 0
+      || self->after_paint_id != 0)
     return G_SOURCE_CONTINUE;
   if (actions == NULL || actions[self->action_step] == NULL)
     {
@@ -1238,6 +1376,17 @@ on_job_published (DsJobRunner *runner, guint64 generation, gpointer output, gboo
        * a frame it was not detected on. */
       if (out->detection_only && out->result != self->result)
         return;
+      if (out->provisional)
+        {
+          /* Detected, not yet measured: move the markers now, the measured catalogue
+           * (fluxes, dipoles, flags, the table) follows. */
+          window_show_detection_markers (self, out->catalog);
+          g_debug ("rerun %" G_GUINT64_FORMAT ": %u detections (unmeasured) shown %.1f ms "
+                   "after the change", generation, out->catalog->sources->len,
+                   (g_get_monotonic_time () - out->submit_time) / 1000.0);
+          window_log_next_paint (self, out->submit_time, "detections");
+          return;
+        }
       if (!out->detection_only)
         {
           g_clear_pointer (&self->result, dia_subtract_result_unref);
@@ -1249,7 +1398,7 @@ on_job_published (DsJobRunner *runner, guint64 generation, gpointer output, gboo
                out->catalog->sources->len, out->catalog->detect_ms, out->catalog->measure_ms,
                (g_get_monotonic_time () - out->submit_time) / 1000.0);
       if (out->detection_only)
-        window_log_next_paint (self, out->submit_time, "detections");
+        window_log_next_paint (self, out->submit_time, "measured detections");
       return;
     }
   if (out->is_region)
@@ -1278,6 +1427,7 @@ on_job_published (DsJobRunner *runner, guint64 generation, gpointer output, gboo
   window_update_summary (self);
   window_update_psf_panel (self);
   window_update_histogram (self);
+  ds_kernel_view_set_plan (self->kernel_view, r->plan);
   if (self->paint_change_time != out->submit_time || self->after_paint_id == 0)
     window_log_next_paint (self, out->submit_time, "full frame");
   window_report (self, "published %" G_GUINT64_FORMAT " full", generation);
@@ -1437,35 +1587,201 @@ on_plane_changed (GSimpleAction *action, GVariant *state, gpointer user_data)
                                               : DS_PLANE_IMAGE);
 }
 
+/* --- blink pair and hold-to-flip ------------------------------------------------------------
+ * win.blink-pair names two members "first:second" out of blink_members (any case); the first
+ * member's pane (the difference pane for a and b) alternates between the two images every
+ * blink_interval_ms while win.blink is on, and shows the other one while win.flip is on (the
+ * F key held).  blink_pane is the pane showing a borrowed image (-1: none); it gets its own
+ * image back when blinking and flipping stop or the pair changes. */
+
+static const char *const blink_members[] = { "template", "science", "difference", "a", "b" };
+
+static DiaImage *
+window_blink_member_image (DsWindow *self, int member)
+{
+  if (member == 0 || member == 1)
+    return self->inputs[member];
+  if (member == 3)
+    return self->pinned != NULL ? self->pinned->diff : NULL;
+  return self->result != NULL ? self->result->diff : NULL;
+}
+
+static const char *
+window_blink_member_label (int member)
+{
+  const char *labels[] = { _("Template"), _("Science"), _("Difference"),
+                           _("Difference A (pinned)"), _("Difference B (current)") };
+
+  return labels[CLAMP (member, 0, 4)];
+}
+
+/* Parses "first:second" into member indices; FALSE for anything else. */
+static gboolean
+blink_pair_parse (const char *pair, int *first, int *second)
+{
+  g_autofree char *lower = g_ascii_strdown (pair != NULL ? pair : "", -1);
+  g_auto (GStrv) parts = g_strsplit (lower, ":", -1);
+
+  if (g_strv_length (parts) != 2)
+    return FALSE;
+  *first = name_index (blink_members, G_N_ELEMENTS (blink_members), parts[0]);
+  *second = name_index (blink_members, G_N_ELEMENTS (blink_members), parts[1]);
+  return *first >= 0 && *second >= 0 && *first != *second;
+}
+
+/* The title a pane has when it shows its own image. */
+static void
+window_restore_pane (DsWindow *self, int pane)
+{
+  g_autofree char *label = NULL;
+
+  if (pane == DS_PANE_DIFFERENCE)
+    {
+      window_update_difference (self);
+      return;
+    }
+  if (pane < 0 || self->inputs[pane] == NULL)
+    return;
+  if (self->inputs[pane]->source != NULL)
+    {
+      g_autofree char *base = g_path_get_basename (self->inputs[pane]->source);
+      label = g_strdup_printf ("%s — %s", pane_name (pane), base);
+    }
+  ds_image_view_set_image (self->views[pane], self->inputs[pane]);
+  gtk_label_set_text (self->titles[pane], label != NULL ? label : pane_name (pane));
+}
+
+/* Puts into the pair's pane what blinking and flipping say it should show. */
+static void
+window_blink_show (DsWindow *self)
+{
+  int first, second, pane, shown;
+  DiaImage *image;
+  g_autofree char *title = NULL;
+
+  if (!blink_pair_parse (self->blink_pair, &first, &second)
+      || (self->blink_id == 0 && !self->flipped))
+    {
+      if (self->blink_pane >= 0)
+        window_restore_pane (self, self->blink_pane);
+      self->blink_pane = -1;
+      return;
+    }
+  pane = MIN (first, DS_PANE_DIFFERENCE);
+  if (self->blink_pane >= 0 && self->blink_pane != pane)
+    window_restore_pane (self, self->blink_pane);
+  shown = self->blink_phase != self->flipped ? second : first;
+  image = window_blink_member_image (self, shown);
+  if (image == NULL)
+    return;
+  self->blink_pane = pane;
+  ds_image_view_set_image (self->views[pane], image);
+  /* Translators: pane title while blinking or flipping: the image shown, then the pair */
+  title = g_strdup_printf (self->blink_id != 0 ? _("%s (blinking %s ⇄ %s)")
+                                               : _("%s (flipped, %s ⇄ %s)"),
+                           window_blink_member_label (shown),
+                           window_blink_member_label (first),
+                           window_blink_member_label (second));
+  gtk_label_set_text (self->titles[pane], title);
+}
+
 static gboolean
 on_blink_tick (gpointer user_data)
 {
   DsWindow *self = user_data;
 
   self->blink_phase = !self->blink_phase;
-  ds_image_view_set_image (self->views[DS_PANE_SCIENCE],
-                           self->blink_phase ? self->inputs[0] : self->inputs[1]);
-  gtk_label_set_text (self->titles[DS_PANE_SCIENCE],
-                      self->blink_phase ? _("Template (blink)") : _("Science (blink)"));
+  window_blink_show (self);
   return G_SOURCE_CONTINUE;
+}
+
+static void
+window_restart_blink (DsWindow *self, gboolean on)
+{
+  g_clear_handle_id (&self->blink_id, g_source_remove);
+  self->blink_phase = FALSE;
+  if (on)
+    self->blink_id = g_timeout_add (self->blink_interval_ms, on_blink_tick, self);
+  window_blink_show (self);
 }
 
 static void
 on_blink_changed (GSimpleAction *action, GVariant *state, gpointer user_data)
 {
+  g_simple_action_set_state (action, state);
+  window_restart_blink (user_data, g_variant_get_boolean (state));
+}
+
+static void
+on_blink_pair_changed (GSimpleAction *action, GVariant *state, gpointer user_data)
+{
   DsWindow *self = user_data;
-  gboolean on = g_variant_get_boolean (state);
+  const char *pair = g_variant_get_string (state, NULL);
+  int first, second;
+
+  if (!blink_pair_parse (pair, &first, &second))
+    {
+      g_autofree char *msg = g_strdup_printf (_("Cannot blink “%s”: name two different panes, "
+                                                "e.g. science:difference (template, science, "
+                                                "difference, a, b)."), pair);
+      ds_window_show_error (self, msg);
+      return;
+    }
+  g_simple_action_set_state (action, state);
+  if (self->blink_pane >= 0)
+    window_restore_pane (self, self->blink_pane);
+  self->blink_pane = -1;
+  g_free (self->blink_pair);
+  self->blink_pair = g_ascii_strdown (pair, -1);
+  window_blink_show (self);
+}
+
+/* Seconds as a string ("0.6"), so that menus and --action can set it alike. */
+static void
+on_blink_interval_changed (GSimpleAction *action, GVariant *state, gpointer user_data)
+{
+  DsWindow *self = user_data;
+  double s = g_ascii_strtod (g_variant_get_string (state, NULL), NULL);
+
+  if (!(s >= 0.05 && s <= 10.0))
+    return;
+  g_simple_action_set_state (action, state);
+  self->blink_interval_ms = (guint) lround (s * 1000.0);
+  if (self->blink_id != 0)
+    window_restart_blink (self, TRUE);
+}
+
+static void
+on_flip_changed (GSimpleAction *action, GVariant *state, gpointer user_data)
+{
+  DsWindow *self = user_data;
 
   g_simple_action_set_state (action, state);
-  g_clear_handle_id (&self->blink_id, g_source_remove);
-  if (on && self->inputs[0] != NULL)
-    self->blink_id = g_timeout_add (600, on_blink_tick, self);
-  else if (self->inputs[1] != NULL)
-    {
-      self->blink_phase = FALSE;
-      ds_image_view_set_image (self->views[DS_PANE_SCIENCE], self->inputs[1]);
-      gtk_label_set_text (self->titles[DS_PANE_SCIENCE], pane_name (DS_PANE_SCIENCE));
-    }
+  self->flipped = g_variant_get_boolean (state);
+  window_blink_show (self);
+}
+
+/* Hold F: flip to the other image of the blink pair while the key is down. */
+static gboolean
+on_key_pressed (GtkEventControllerKey *controller, guint keyval, guint keycode,
+                GdkModifierType state, DsWindow *self)
+{
+  if ((keyval != GDK_KEY_f && keyval != GDK_KEY_F)
+      || (state & (GDK_CONTROL_MASK | GDK_ALT_MASK | GDK_SUPER_MASK)) != 0)
+    return FALSE;
+  if (!self->flipped)
+    g_action_group_change_action_state (G_ACTION_GROUP (self), "flip",
+                                        g_variant_new_boolean (TRUE));
+  return TRUE;
+}
+
+static void
+on_key_released (GtkEventControllerKey *controller, guint keyval, guint keycode,
+                 GdkModifierType state, DsWindow *self)
+{
+  if ((keyval == GDK_KEY_f || keyval == GDK_KEY_F) && self->flipped)
+    g_action_group_change_action_state (G_ACTION_GROUP (self), "flip",
+                                        g_variant_new_boolean (FALSE));
 }
 
 static void
@@ -1514,11 +1830,14 @@ static void
 window_update_side_box (DsWindow *self)
 {
   GtkWidget *histogram = GTK_WIDGET (self->histogram);
+  GtkWidget *recall = GTK_WIDGET (self->recall_plot);
 
   gtk_widget_set_visible (self->side_box, gtk_widget_get_visible (self->param_scroller)
                                             || gtk_widget_get_visible (self->catalog_box)
                                             || gtk_widget_get_visible (self->psf_box)
-                                            || gtk_widget_get_visible (histogram));
+                                            || gtk_widget_get_visible (histogram)
+                                            || gtk_widget_get_visible (recall)
+                                            || gtk_widget_get_visible (self->kernel_scroller));
 }
 
 static void
@@ -1735,6 +2054,201 @@ on_show_histogram_changed (GSimpleAction *action, GVariant *state, gpointer user
   window_update_histogram (self);
 }
 
+/* --- fakes, recall plot and kernel views ----------------------------------------------------- */
+
+/* Fake rings are 1.5 × the detection rings (about two FWHM), so a found fake shows both. */
+static double
+window_fakes_radius (DsWindow *self)
+{
+  double fwhm = self->catalog != NULL ? self->catalog->psf_fwhm : NAN;
+
+  return 1.5 * (isfinite (fwhm) && fwhm > 0 ? CLAMP (2.0 * fwhm, 4.0, 30.0) : 6.0);
+}
+
+static void
+window_update_fakes_markers (DsWindow *self)
+{
+  g_autoptr (GArray) markers = NULL;
+  GVariant *state = g_action_group_get_action_state (G_ACTION_GROUP (self), "show-fakes");
+
+  if (self->recovery != NULL)
+    markers = ds_fakes_markers_new (self->recovery, window_fakes_radius (self));
+  ds_image_view_set_markers (self->views[DS_PANE_DIFFERENCE], LAYER_FAKES, markers);
+  ds_image_view_set_layer_visible (self->views[DS_PANE_DIFFERENCE], LAYER_FAKES,
+                                   state == NULL || g_variant_get_boolean (state));
+  g_clear_pointer (&state, g_variant_unref);
+}
+
+/* Forgets the fakes (a new pair): cancels a running experiment and clears plot and markers. */
+static void
+window_clear_fakes (DsWindow *self)
+{
+  if (self->fakes_cancellable != NULL)
+    g_cancellable_cancel (self->fakes_cancellable);
+  g_clear_object (&self->fakes_cancellable);
+  g_clear_pointer (&self->recovery, dia_recovery_free);
+  ds_recall_plot_set_recovery (self->recall_plot, NULL);
+  window_update_fakes_markers (self);
+}
+
+static void
+on_fakes_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  DsWindow *self = DS_WINDOW (source);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *text = NULL;
+  DiaRecovery *recovery = ds_fakes_job_run_finish (result, &error);
+
+  /* Superseded by a newer request, a new pair or a closed window: nothing to show, and
+   * self->fakes_cancellable (if any) belongs to the newer request. */
+  if (recovery == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  g_clear_object (&self->fakes_cancellable);
+  if (recovery == NULL)
+    {
+      ds_window_show_error (self, error->message);
+      window_report (self, "fakes failed");
+      return;
+    }
+  g_clear_pointer (&self->recovery, dia_recovery_free);
+  self->recovery = recovery;
+  ds_recall_plot_set_recovery (self->recall_plot, recovery);
+  window_update_fakes_markers (self);
+  if (isfinite (recovery->snr_half))
+    /* Translators: status bar after fake injection: SNR½ and recall above S/N 10 */
+    text = g_strdup_printf (_("Fakes: SNR½ %.2f, recall above S/N 10 %.0f %%"),
+                            recovery->snr_half, 100.0 * recovery->recall_above_10);
+  else
+    /* Translators: status bar after fake injection when SNR½ could not be fitted */
+    text = g_strdup_printf (_("Fakes: SNR½ not fitted, recall above S/N 10 %.0f %%"),
+                            100.0 * recovery->recall_above_10);
+  gtk_label_set_text (self->status_label, text);
+  window_report (self, "fakes done");
+  g_action_group_change_action_state (G_ACTION_GROUP (self), "show-recall",
+                                      g_variant_new_boolean (TRUE));
+}
+
+/* win.run-fakes: dia_fakes_run on the current pair and request (fakes.* parameters) in a
+ * worker thread; a second request cancels the first. */
+static void
+action_run_fakes (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  DsWindow *self = DS_WINDOW (widget);
+  g_autofree char *text = NULL;
+
+  if (self->inputs[0] == NULL || self->inputs[1] == NULL)
+    {
+      ds_window_show_error (self, _("Load a template and science pair before injecting "
+                                    "fakes."));
+      return;
+    }
+  if (self->fakes_cancellable != NULL)
+    g_cancellable_cancel (self->fakes_cancellable);
+  g_clear_object (&self->fakes_cancellable);
+  self->fakes_cancellable = g_cancellable_new ();
+  ds_fakes_job_run_async (G_OBJECT (self), self->inputs[0], self->inputs[1], &self->request,
+                          self->fakes_cancellable, on_fakes_done, NULL);
+  /* Translators: status bar while fakes are injected and the subtraction rerun */
+  text = g_strdup_printf (_("Injecting %d fakes and rerunning the subtraction…"),
+                          self->request.fakes.n_fakes);
+  gtk_label_set_text (self->status_label, text);
+  window_report (self, "fakes started %d", self->request.fakes.n_fakes);
+}
+
+static void
+on_show_fakes_changed (GSimpleAction *action, GVariant *state, gpointer user_data)
+{
+  DsWindow *self = user_data;
+
+  g_simple_action_set_state (action, state);
+  ds_image_view_set_layer_visible (self->views[DS_PANE_DIFFERENCE], LAYER_FAKES,
+                                   g_variant_get_boolean (state));
+}
+
+static void
+on_show_recall_changed (GSimpleAction *action, GVariant *state, gpointer user_data)
+{
+  DsWindow *self = user_data;
+
+  g_simple_action_set_state (action, state);
+  gtk_widget_set_visible (GTK_WIDGET (self->recall_plot), g_variant_get_boolean (state));
+  window_update_side_box (self);
+}
+
+static void
+on_show_kernel_views_changed (GSimpleAction *action, GVariant *state, gpointer user_data)
+{
+  DsWindow *self = user_data;
+
+  g_simple_action_set_state (action, state);
+  gtk_widget_set_visible (self->kernel_scroller, g_variant_get_boolean (state));
+  window_update_side_box (self);
+}
+
+/* --report lines of the fakes, the recall plot and the kernel view (GUI tests). */
+static void
+window_report_diagnostics (DsWindow *self)
+{
+  graphene_rect_t b;
+
+  for (guint i = 0; self->recovery != NULL && i < self->recovery->fakes->len; i++)
+    {
+      const DiaFake *f = &g_array_index (self->recovery->fakes, DiaFake, i);
+
+      window_report (self, "fake %.3f %.3f %s %.3f", f->x, f->y, f->found ? "found" : "lost",
+                     f->snr);
+    }
+  if (self->recovery != NULL)
+    window_report (self, "recovery n %u snr-half %.4f err %.4f recall-above-10 %.4f "
+                   "expected %.4f marker-radius %.3f", self->recovery->fakes->len,
+                   self->recovery->snr_half, self->recovery->snr_half_err,
+                   self->recovery->recall_above_10, self->recovery->expected_snr_half,
+                   window_fakes_radius (self));
+  if (gtk_widget_get_visible (GTK_WIDGET (self->recall_plot))
+      && gtk_widget_compute_bounds (GTK_WIDGET (self->recall_plot), GTK_WIDGET (self), &b))
+    window_report (self, "recall-plot %.2f %.2f %.2f %.2f snr-half-x %.2f", b.origin.x,
+                   b.origin.y, b.size.width, b.size.height,
+                   ds_recall_plot_get_snr_half_x (self->recall_plot));
+  if (gtk_widget_get_visible (self->kernel_scroller)
+      && gtk_widget_compute_bounds (GTK_WIDGET (self->kernel_view), GTK_WIDGET (self), &b))
+    {
+      double lo, hi;
+
+      ds_kernel_view_get_sum_range (self->kernel_view, &lo, &hi);
+      window_report (self, "kernel-view %.2f %.2f %.2f %.2f n-basis %d sum %.6f %.6f",
+                     b.origin.x, b.origin.y, b.size.width, b.size.height,
+                     ds_kernel_view_get_n_basis (self->kernel_view), lo, hi);
+    }
+}
+
+/* The recall plot and the kernel view in the side pane, hidden until asked for. */
+static void
+window_init_diagnostics (DsWindow *self)
+{
+  self->recall_plot = DS_RECALL_PLOT (ds_recall_plot_new ());
+  gtk_widget_set_visible (GTK_WIDGET (self->recall_plot), FALSE);
+  gtk_widget_set_size_request (GTK_WIDGET (self->recall_plot), 300, 220);
+  gtk_widget_set_margin_start (GTK_WIDGET (self->recall_plot), 6);
+  gtk_widget_set_margin_end (GTK_WIDGET (self->recall_plot), 6);
+  gtk_widget_set_margin_top (GTK_WIDGET (self->recall_plot), 4);
+  gtk_box_append (GTK_BOX (self->side_box), GTK_WIDGET (self->recall_plot));
+
+  self->kernel_view = DS_KERNEL_VIEW (ds_kernel_view_new ());
+  self->kernel_scroller = gtk_scrolled_window_new ();
+  gtk_scrolled_window_set_policy (GTK_SCROLLED_WINDOW (self->kernel_scroller),
+                                  GTK_POLICY_NEVER, GTK_POLICY_AUTOMATIC);
+  gtk_scrolled_window_set_propagate_natural_height (GTK_SCROLLED_WINDOW (self->kernel_scroller),
+                                                    TRUE);
+  gtk_widget_set_vexpand (self->kernel_scroller, TRUE);
+  gtk_widget_set_margin_start (self->kernel_scroller, 6);
+  gtk_widget_set_margin_end (self->kernel_scroller, 6);
+  gtk_widget_set_margin_top (self->kernel_scroller, 4);
+  gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (self->kernel_scroller),
+                                 GTK_WIDGET (self->kernel_view));
+  gtk_widget_set_visible (self->kernel_scroller, FALSE);
+  gtk_box_append (GTK_BOX (self->side_box), self->kernel_scroller);
+}
+
 static void
 on_quiver_scale_changed (GSimpleAction *action, GVariant *state, gpointer user_data)
 {
@@ -1748,13 +2262,59 @@ on_quiver_scale_changed (GSimpleAction *action, GVariant *state, gpointer user_d
   window_update_overlays (self);
 }
 
-/* Export: PREFIX_diff.fits, _kernel.fits, _meta.json through the engine's writer. */
+/* Export: every product of the current result (ds-export.h) on a worker thread; the
+ * screenshot poll waits for running exports so that scripted tests can read the files. */
+static void
+on_export_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr (DsWindow) self = user_data;
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) written = ds_export_products_finish (res, &error);
+  g_autofree char *list = NULL, *msg = NULL;
+
+  self->exports_pending--;
+  if (written == NULL)
+    {
+      window_report (self, "export-failed %s", error->message);
+      ds_window_show_error (self, error->message);
+      return;
+    }
+  list = g_strjoinv (", ", written);
+  window_report (self, "exported %s", list);
+  /* Translators: status bar after an export: the file names */
+  msg = g_strdup_printf (_("Exported %s"), list);
+  gtk_label_set_text (self->status_label, msg);
+}
+
+static void
+window_export_to (DsWindow *self, const char *path)
+{
+  g_autofree char *prefix = g_strdup (path);
+
+  if (self->result == NULL)
+    {
+      ds_window_show_error (self, _("There is no difference to export yet."));
+      return;
+    }
+  if (g_str_has_suffix (prefix, ".fits"))
+    prefix[strlen (prefix) - 5] = '\0';
+  self->exports_pending++;
+  ds_export_products_async (self->result, self->catalog, prefix, self->input_paths[0],
+                            self->input_paths[1], NULL, on_export_done, g_object_ref (self));
+}
+
+/* win.export-all: the scriptable form, "--action export-all::/folder/prefix". */
+static void
+action_export_all (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  window_export_to (DS_WINDOW (widget), g_variant_get_string (parameter, NULL));
+}
+
 static void
 on_export_response (GtkNativeDialog *dialog, int response, DsWindow *self)
 {
   g_autoptr (GFile) file = NULL;
   g_autofree char *path = NULL;
-  g_autoptr (GError) error = NULL;
 
   if (response == GTK_RESPONSE_ACCEPT)
     file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
@@ -1762,19 +2322,8 @@ on_export_response (GtkNativeDialog *dialog, int response, DsWindow *self)
     path = g_file_get_path (file);
   gtk_native_dialog_destroy (dialog);
   g_object_unref (dialog);
-  if (path == NULL || self->result == NULL)
-    return;
-  if (g_str_has_suffix (path, ".fits"))
-    path[strlen (path) - 5] = '\0';
-  if (!dia_subtract_write_products (self->result, path, self->input_paths[0],
-                                    self->input_paths[1], &error))
-    ds_window_show_error (self, error->message);
-  else
-    {
-      g_autofree char *msg = g_strdup_printf (_("Wrote %s_diff.fits, _kernel.fits and "
-                                                "_meta.json"), path);
-      gtk_label_set_text (self->status_label, msg);
-    }
+  if (path != NULL)
+    window_export_to (self, path);
 }
 
 static void
@@ -1795,6 +2344,77 @@ action_export (GtkWidget *widget, const char *action_name, GVariant *parameter)
   gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (dialog), "diffscope");
   g_signal_connect (dialog, "response", G_CALLBACK (on_export_response), self);
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+}
+
+/* --- header viewer ------------------------------------------------------------------------ */
+
+/* Refreshes the three headers: the inputs' cards as read, and for the difference the cards
+ * its exported file carries. */
+static void
+window_fill_header_view (DsWindow *self)
+{
+  const char *none = _("This image has no FITS header cards (it was not read from a FITS "
+                       "file).");
+  g_autofree char *diff_cards = NULL;
+  g_autoptr (GError) error = NULL;
+  int n_diff = 0;
+
+  for (int i = 0; i < 2; i++)
+    ds_header_view_set_cards (self->header_view, (DsHeaderSource) i,
+                              self->inputs[i] != NULL ? self->inputs[i]->header : NULL,
+                              self->inputs[i] != NULL ? self->inputs[i]->n_header_cards : 0,
+                              none);
+  if (self->result != NULL)
+    diff_cards = ds_header_dup_difference_cards (self->result, self->input_paths[0],
+                                                 self->input_paths[1], &n_diff, &error);
+  ds_header_view_set_cards (self->header_view, DS_HEADER_DIFFERENCE, diff_cards, n_diff,
+                            error != NULL ? error->message
+                                          : _("There is no difference yet."));
+}
+
+/* win.show-header (Ctrl+I): the header of the pane under the pointer. */
+static void
+action_show_header (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  DsWindow *self = DS_WINDOW (widget);
+
+  if (self->header_view == NULL)
+    {
+      self->header_view = DS_HEADER_VIEW (ds_header_view_new ());
+      gtk_window_set_transient_for (GTK_WINDOW (self->header_view), GTK_WINDOW (self));
+    }
+  window_fill_header_view (self);
+  for (int i = 0; i < DS_N_PANES; i++)
+    if (self->active_view == self->views[i])
+      ds_header_view_set_source (self->header_view, (DsHeaderSource) i);
+  gtk_window_present (GTK_WINDOW (self->header_view));
+}
+
+/* win.header-search: opens the viewer on the difference's header ("pane:text" picks the
+ * pane: template, science or difference) and searches; for scripts and tests. */
+static void
+action_header_search (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  DsWindow *self = DS_WINDOW (widget);
+  const char *text = g_variant_get_string (parameter, NULL);
+  const char *colon = strchr (text, ':');
+  static const char *const names[] = { "template", "science", "difference" };
+  DsPaneId pane = DS_PANE_DIFFERENCE;
+
+  if (colon != NULL)
+    {
+      g_autofree char *name = g_strndup (text, colon - text);
+      int named = name_index (names, G_N_ELEMENTS (names), name);
+
+      if (named >= 0)
+        {
+          pane = named;
+          text = colon + 1;
+        }
+    }
+  action_show_header (widget, NULL, NULL);
+  ds_header_view_set_source (self->header_view, (DsHeaderSource) pane);
+  ds_header_view_set_search (self->header_view, text);
 }
 
 gboolean
@@ -2049,7 +2669,7 @@ action_screenshot (GtkWidget *widget, const char *action_name, GVariant *paramet
 static gboolean
 window_locked (DsWindow *self)
 {
-  return self->lock_bindings->len > 0;
+  return ds_display_controls_get_zoom_locked (self->display);
 }
 
 static void
@@ -2071,24 +2691,11 @@ action_zoom (GtkWidget *widget, const char *action_name, GVariant *parameter)
     ds_image_view_zoom_fit (view);
 }
 
+/* win.lock-views is the pan + zoom pair of the display controls' locks. */
 static void
 window_apply_lock (DsWindow *self, gboolean locked)
 {
-  static const char *const props[] = { "zoom", "center-x", "center-y" };
-
-  for (guint i = 0; i < self->lock_bindings->len; i++)
-    g_binding_unbind (g_ptr_array_index (self->lock_bindings, i));
-  g_ptr_array_set_size (self->lock_bindings, 0);
-  if (!locked)
-    return;
-  /* The pane under the pointer leads, so locking never jumps the view being looked at. */
-  for (int i = 0; i < DS_N_PANES; i++)
-    if (self->views[i] != self->active_view)
-      for (size_t p = 0; p < G_N_ELEMENTS (props); p++)
-        g_ptr_array_add (self->lock_bindings,
-                         g_object_bind_property (self->active_view, props[p], self->views[i],
-                                                 props[p], G_BINDING_BIDIRECTIONAL
-                                                 | G_BINDING_SYNC_CREATE));
+  ds_display_controls_set_pan_zoom_locked (self->display, locked);
 }
 
 static void
@@ -2192,8 +2799,15 @@ ds_window_dispose (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_handle_id (&self->screenshot_poll_id, g_source_remove);
   g_clear_handle_id (&self->blink_id, g_source_remove);
+  /* The header viewer is a toplevel of its own, transient for this window. */
+  if (self->header_view != NULL)
+    gtk_window_destroy (GTK_WINDOW (g_steal_pointer (&self->header_view)));
   g_clear_handle_id (&self->psf_timeout_id, g_source_remove);
+  g_clear_handle_id (&self->catalog_idle_id, g_source_remove);
   g_clear_handle_id (&self->script_id, g_source_remove);
+  if (self->fakes_cancellable != NULL)
+    g_cancellable_cancel (self->fakes_cancellable);
+  g_clear_object (&self->fakes_cancellable);
   if (self->after_paint_id != 0)
     {
       GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (self));
@@ -2208,8 +2822,7 @@ ds_window_dispose (GObject *object)
       ds_job_runner_cancel (self->runner);
       g_clear_object (&self->runner);
     }
-  if (self->lock_bindings != NULL)
-    window_apply_lock (self, FALSE);
+  g_clear_object (&self->display);
   if (self->catalog_selection != NULL)
     g_signal_handlers_disconnect_by_data (self->catalog_selection, self);
   g_clear_object (&self->catalog_selection);
@@ -2225,7 +2838,6 @@ ds_window_finalize (GObject *object)
 
   for (int i = 0; i < DS_N_PANES; i++)
     g_clear_pointer (&self->wcs[i], dia_wcs_free);
-  g_clear_pointer (&self->lock_bindings, g_ptr_array_unref);
   g_clear_object (&self->loader);
   g_free (self->pending_template);
   for (int i = 0; i < 2; i++)
@@ -2236,9 +2848,11 @@ ds_window_finalize (GObject *object)
   g_clear_pointer (&self->result, dia_subtract_result_unref);
   g_clear_pointer (&self->pinned, dia_subtract_result_unref);
   g_clear_pointer (&self->a_minus_b, dia_image_unref);
+  g_clear_pointer (&self->recovery, dia_recovery_free);
   g_clear_pointer (&self->undo, g_array_unref);
   g_clear_pointer (&self->redo, g_array_unref);
   g_free (self->diff_plane);
+  g_free (self->blink_pair);
   g_free (self->compare);
   if (self->report != NULL)
     g_string_free (self->report, TRUE);
@@ -2299,8 +2913,53 @@ ds_window_class_init (DsWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.redo", NULL, action_undo_redo);
   gtk_widget_class_install_action (widget_class, "win.pin-a", NULL, action_pin_a);
   gtk_widget_class_install_action (widget_class, "win.export", NULL, action_export);
+  gtk_widget_class_install_action (widget_class, "win.export-all", "s", action_export_all);
+  gtk_widget_class_install_action (widget_class, "win.show-header", NULL, action_show_header);
+  gtk_widget_class_install_action (widget_class, "win.header-search", "s",
+                                   action_header_search);
   gtk_widget_class_install_action (widget_class, "win.save-session", NULL, action_session);
   gtk_widget_class_install_action (widget_class, "win.load-session", NULL, action_session);
+  gtk_widget_class_install_action (widget_class, "win.run-fakes", NULL, action_run_fakes);
+}
+
+/* The per-pane pixel readouts (a line under each pane title, added beside the title's row
+ * so the template stays untouched) and the F key for hold-to-flip. */
+static void
+window_init_data_views (DsWindow *self)
+{
+  GtkEventController *keys = gtk_event_controller_key_new ();
+
+  for (int i = 0; i < DS_N_PANES; i++)
+    {
+      GtkWidget *row = gtk_widget_get_parent (GTK_WIDGET (self->titles[i]));
+      GtkWidget *pane = row != NULL ? gtk_widget_get_parent (row) : NULL;
+      GtkWidget *label;
+      PangoAttrList *attrs;
+
+      if (!GTK_IS_BOX (pane))
+        continue;
+      label = gtk_label_new (NULL);
+      gtk_label_set_xalign (GTK_LABEL (label), 0.0);
+      gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
+      gtk_label_set_single_line_mode (GTK_LABEL (label), TRUE);
+      gtk_widget_add_css_class (label, "ds-pixel-readout");
+      gtk_widget_add_css_class (label, "caption");
+      /* Light tabular digits on the panes' dark background (style.css .ds-panes). */
+      attrs = pango_attr_list_new ();
+      pango_attr_list_insert (attrs, pango_attr_foreground_new (0xd0d0, 0xd0d0, 0xd0d0));
+      pango_attr_list_insert (attrs, pango_attr_font_features_new ("tnum"));
+      gtk_label_set_attributes (GTK_LABEL (label), attrs);
+      pango_attr_list_unref (attrs);
+      gtk_widget_set_margin_start (label, 4);
+      gtk_widget_set_tooltip_text (label, _("Value, variance, S/N and mask planes of the pixel "
+                                            "under the pointer, at the same position in every "
+                                            "pane"));
+      gtk_box_insert_child_after (GTK_BOX (pane), label, row);
+      self->readouts[i] = GTK_LABEL (label);
+    }
+  g_signal_connect (keys, "key-pressed", G_CALLBACK (on_key_pressed), self);
+  g_signal_connect (keys, "key-released", G_CALLBACK (on_key_released), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), keys);
 }
 
 static void
@@ -2315,6 +2974,9 @@ ds_window_init (DsWindow *self)
     { "plane-difference", NULL, "s", "'image'", on_diff_plane_changed, { 0 } },
     { "compare", NULL, "s", "'b'", on_compare_changed, { 0 } },
     { "blink", NULL, NULL, "false", on_blink_changed, { 0 } },
+    { "blink-pair", NULL, "s", "'template:science'", on_blink_pair_changed, { 0 } },
+    { "blink-interval", NULL, "s", "'0.6'", on_blink_interval_changed, { 0 } },
+    { "flip", NULL, NULL, "false", on_flip_changed, { 0 } },
     { "show-stamps", NULL, NULL, "true", on_show_stamps_changed, { 0 } },
     { "show-parameters", NULL, NULL, "false", on_show_parameters_changed, { 0 } },
     { "show-quiver", NULL, NULL, "false", on_show_quiver_changed, { 0 } },
@@ -2323,6 +2985,9 @@ ds_window_init (DsWindow *self)
     { "show-psf", NULL, NULL, "false", on_show_psf_changed, { 0 } },
     { "show-histogram", NULL, NULL, "false", on_show_histogram_changed, { 0 } },
     { "quiver-scale", NULL, "d", "1.0", on_quiver_scale_changed, { 0 } },
+    { "show-fakes", NULL, NULL, "true", on_show_fakes_changed, { 0 } },
+    { "show-recall", NULL, NULL, "false", on_show_recall_changed, { 0 } },
+    { "show-kernel-views", NULL, NULL, "false", on_show_kernel_views_changed, { 0 } },
   };
   DiaRenderParams diff_params;
 
@@ -2334,12 +2999,18 @@ ds_window_init (DsWindow *self)
   self->titles[DS_PANE_SCIENCE] = self->science_title;
   self->titles[DS_PANE_DIFFERENCE] = self->difference_title;
   self->active_view = self->template_view;
-  self->lock_bindings = g_ptr_array_new ();
   self->loader = ds_pair_loader_new ();
 
   for (int i = 0; i < DS_N_PANES; i++)
     g_signal_connect (self->views[i], "pointer-moved", G_CALLBACK (on_pointer_moved), self);
   g_action_map_add_action_entries (G_ACTION_MAP (self), entries, G_N_ELEMENTS (entries), self);
+  {
+    GtkWidget *titles[DS_N_PANES];
+
+    for (int i = 0; i < DS_N_PANES; i++)
+      titles[i] = GTK_WIDGET (self->titles[i]);
+    self->display = ds_display_controls_new (GTK_WIDGET (self), self->views, titles);
+  }
 
   /* The difference: symmetric ±5σ on the diverging map, so the sign reads at a glance. */
   dia_render_params_init (&diff_params);
@@ -2354,6 +3025,10 @@ ds_window_init (DsWindow *self)
   self->diff_plane = g_strdup ("image");
   self->compare = g_strdup ("b");
   self->quiver_scale = 1.0;
+  self->blink_pair = g_strdup ("template:science");
+  self->blink_interval_ms = 600;
+  self->blink_pane = -1;
+  window_init_data_views (self);
   self->panel = DS_PARAM_PANEL (ds_param_panel_new ());
   ds_param_panel_set_request (self->panel, &self->request);
   gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (self->param_scroller),
@@ -2367,6 +3042,7 @@ ds_window_init (DsWindow *self)
   gtk_widget_set_margin_end (GTK_WIDGET (self->histogram), 6);
   gtk_widget_set_margin_top (GTK_WIDGET (self->histogram), 4);
   gtk_box_append (GTK_BOX (self->side_box), GTK_WIDGET (self->histogram));
+  window_init_diagnostics (self);
 
   self->runner = ds_job_runner_new (ds_subtract_job_run, NULL, 40);
   g_signal_connect (self->runner, "published", G_CALLBACK (on_job_published), self);
@@ -2392,6 +3068,7 @@ window_apply_settings (DsWindow *self)
       if (g_settings_get_boolean (settings, "window-maximized"))
         gtk_window_maximize (GTK_WINDOW (self));
       lock = g_settings_get_boolean (settings, "lock-views");
+      ds_display_controls_set_settings (self->display, settings);
       stretch = g_settings_get_string (settings, "default-stretch");
       colormap = g_settings_get_string (settings, "colormap");
     }
