@@ -500,6 +500,21 @@ catalog_new (const DiaImage *image, const DiaDetectParams *params)
 }
 
 DiaCatalog *
+dia_catalog_dup (const DiaCatalog *catalog)
+{
+  DiaCatalog *copy = g_new (DiaCatalog, 1);
+
+  *copy = *catalog;
+  copy->ref_count = 1;
+  copy->sources = g_array_copy (catalog->sources);
+  copy->spans = g_array_copy (catalog->spans);
+  copy->peaks = g_array_copy (catalog->peaks);
+  copy->sn_plane = catalog->sn_plane ? g_bytes_ref (catalog->sn_plane) : NULL;
+  copy->sn_image = catalog->sn_image ? dia_image_ref (catalog->sn_image) : NULL;
+  return copy;
+}
+
+DiaCatalog *
 dia_catalog_ref (DiaCatalog *catalog)
 {
   g_atomic_int_inc (&catalog->ref_count);

@@ -181,6 +181,10 @@ DiaCatalog *dia_detect_again (const DiaCatalog *previous, const DiaImage *image,
                               const DiaPsf *psf, gboolean score, const DiaDetectParams *params,
                               int n_threads, DiaMonitor *monitor, GError **error);
 
+/* A deep copy (sources, spans, peaks; the kept ν plane is shared), ref 1: to measure a
+ * catalogue that has already been handed to another thread. */
+DiaCatalog *dia_catalog_dup (const DiaCatalog *catalog);
+
 DiaCatalog *dia_catalog_ref (DiaCatalog *catalog);
 void        dia_catalog_unref (DiaCatalog *catalog);
 
