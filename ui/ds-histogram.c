@@ -16,10 +16,10 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "ds-histogram.h"
+#include "ds-plot-axes.h"
 
 #include <glib/gi18n.h>
 #include <math.h>
-#include <pango/pangocairo.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,18 +120,6 @@ ds_histogram_get_tail_fraction (DsHistogram *self)
 }
 
 static void
-draw_text (cairo_t *cr, GtkWidget *widget, const char *text, double x, double y,
-           double xalign)
-{
-  g_autoptr (PangoLayout) layout = gtk_widget_create_pango_layout (widget, text);
-  int w, h;
-
-  pango_layout_get_pixel_size (layout, &w, &h);
-  cairo_move_to (cr, x - xalign * w, y);
-  pango_cairo_show_layout (cr, layout);
-}
-
-static void
 ds_histogram_draw (DsHistogram *self, cairo_t *cr, double width, double height)
 {
   GtkWidget *widget = GTK_WIDGET (self);
@@ -183,34 +171,22 @@ ds_histogram_draw (DsHistogram *self, cairo_t *cr, double width, double height)
   /* Axes and ticks at −4…4 σ and every 0.1 in density. */
   cairo_set_source_rgb (cr, 0.2, 0.2, 0.2);
   cairo_set_line_width (cr, 1.0);
-  cairo_move_to (cr, x0, MARGIN_TOP);
-  cairo_line_to (cr, x0, y0 + 0.5);
-  cairo_line_to (cr, x0 + pw, y0 + 0.5);
-  cairo_stroke (cr);
+  ds_plot_axes_draw_frame (cr, x0, MARGIN_TOP, y0 + 0.5, x0 + pw);
   for (int t = -4; t <= 4; t++)
     {
       char text[8];
       double x = floor (SX (t)) + 0.5;
 
-      cairo_move_to (cr, x, y0);
-      cairo_line_to (cr, x, y0 + 4);
-      cairo_stroke (cr);
       g_snprintf (text, sizeof text, "%d", t);
-      draw_text (cr, widget, text, x, y0 + 4, 0.5);
+      ds_plot_axes_draw_x_tick (cr, widget, x, y0, text);
     }
   for (int t = 1; t * 0.1 < ymax; t++)
     {
       char text[8];
       double y = floor (SY (t * 0.1)) + 0.5;
 
-      cairo_move_to (cr, x0 - 4, y);
-      cairo_line_to (cr, x0, y);
-      cairo_stroke (cr);
-      if (t % 2 == 0)
-        {
-          g_snprintf (text, sizeof text, "%.1f", t * 0.1);
-          draw_text (cr, widget, text, x0 - 5, y - 8, 1.0);
-        }
+      g_snprintf (text, sizeof text, "%.1f", t * 0.1);
+      ds_plot_axes_draw_y_tick (cr, widget, x0, y, t % 2 == 0 ? text : NULL, x0 - 5);
     }
 
   if (self->n_total == 0)
@@ -222,7 +198,7 @@ ds_histogram_draw (DsHistogram *self, cairo_t *cr, double width, double height)
      * of its pixels beyond five standard deviations */
     label = g_strdup_printf (_("Robust σ %.3f, beyond ±5σ %.1e"), self->robust_sigma,
                              self->tail_fraction);
-  draw_text (cr, widget, label, 4, 2, 0.0);
+  ds_plot_axes_draw_text (cr, widget, label, 4, 2, 0.0);
 #undef SX
 #undef SY
 }
@@ -231,12 +207,11 @@ static void
 ds_histogram_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
 {
   DsHistogram *self = DS_HISTOGRAM (widget);
-  int width = gtk_widget_get_width (widget), height = gtk_widget_get_height (widget);
-  cairo_t *cr;
+  int width, height;
+  cairo_t *cr = ds_plot_axes_begin (widget, snapshot, &width, &height);
 
-  if (width <= 0 || height <= 0)
+  if (cr == NULL)
     return;
-  cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, width, height));
   ds_histogram_draw (self, cr, width, height);
   cairo_destroy (cr);
 }

@@ -19,10 +19,10 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "ds-recall-plot.h"
+#include "ds-plot-axes.h"
 
 #include <glib/gi18n.h>
 #include <math.h>
-#include <pango/pangocairo.h>
 
 #define MAX_BINS 16
 #define MARGIN_LEFT 38.0            /* px, room for the recall ticks                          */
@@ -199,18 +199,6 @@ wilson (int k, int n, double *lo, double *hi)
   *hi = MIN (1.0, c + h);
 }
 
-static void
-draw_text (cairo_t *cr, GtkWidget *widget, const char *text, double x, double y,
-           double xalign)
-{
-  g_autoptr (PangoLayout) layout = gtk_widget_create_pango_layout (widget, text);
-  int w, h;
-
-  pango_layout_get_pixel_size (layout, &w, &h);
-  cairo_move_to (cr, x - xalign * w, y);
-  pango_cairo_show_layout (cr, layout);
-}
-
 /* Φ, the standard normal CDF. */
 static double
 normal_cdf (double x)
@@ -244,24 +232,14 @@ ds_recall_plot_draw (DsRecallPlot *self, cairo_t *cr, double width, double heigh
 
   /* Axes, recall ticks 0…1 every 0.25 (labelled every 0.5), S/N ticks at 1-2-5. */
   cairo_set_source_rgb (cr, 0.2, 0.2, 0.2);
-  cairo_move_to (cr, g.x0 + 0.5, MARGIN_TOP);
-  cairo_line_to (cr, g.x0 + 0.5, g.y0 + 0.5);
-  cairo_line_to (cr, g.x0 + g.pw, g.y0 + 0.5);
-  cairo_stroke (cr);
+  ds_plot_axes_draw_frame (cr, g.x0 + 0.5, MARGIN_TOP, g.y0 + 0.5, g.x0 + g.pw);
   for (int t = 0; t <= 4; t++)
     {
       double y = floor (geo_y (&g, 0.25 * t)) + 0.5;
+      char text[8];
 
-      cairo_move_to (cr, g.x0 - 4, y);
-      cairo_line_to (cr, g.x0, y);
-      cairo_stroke (cr);
-      if (t % 2 == 0)
-        {
-          char text[8];
-
-          g_snprintf (text, sizeof text, "%.1f", 0.25 * t);
-          draw_text (cr, widget, text, g.x0 - 6, y - 8, 1.0);
-        }
+      g_snprintf (text, sizeof text, "%.1f", 0.25 * t);
+      ds_plot_axes_draw_y_tick (cr, widget, g.x0, y, t % 2 == 0 ? text : NULL, g.x0 - 6);
     }
   for (int dec = (int) floor (g.llo) - 1; dec <= (int) ceil (g.lhi); dec++)
     for (int m = 1; m <= 5; m += (m == 1 ? 1 : 3))
@@ -272,18 +250,15 @@ ds_recall_plot_draw (DsRecallPlot *self, cairo_t *cr, double width, double heigh
         if (log10 (v) < g.llo - 1e-9 || log10 (v) > g.lhi + 1e-9)
           continue;
         x = floor (geo_x (&g, v)) + 0.5;
-        cairo_move_to (cr, x, g.y0);
-        cairo_line_to (cr, x, g.y0 + 4);
-        cairo_stroke (cr);
         g_snprintf (text, sizeof text, "%g", v);
-        draw_text (cr, widget, text, x, g.y0 + 4, 0.5);
+        ds_plot_axes_draw_x_tick (cr, widget, x, g.y0, text);
       }
   /* Translators: x axis of the recall plot: the fakes' true S/N on the difference */
-  draw_text (cr, widget, _("S/N of the fake"), g.x0 + 0.5 * g.pw, g.y0 + 17, 0.5);
+  ds_plot_axes_draw_text (cr, widget, _("S/N of the fake"), g.x0 + 0.5 * g.pw, g.y0 + 17, 0.5);
 
   if (!self->have)
     {
-      draw_text (cr, widget, _("No fakes injected yet"), 4, 2, 0.0);
+      ds_plot_axes_draw_text (cr, widget, _("No fakes injected yet"), 4, 2, 0.0);
       return;
     }
 
@@ -363,7 +338,7 @@ ds_recall_plot_draw (DsRecallPlot *self, cairo_t *cr, double width, double heigh
         text = g_strdup_printf (_("SNR½ %.2f ± %.2f"), self->snr_half, self->snr_half_err);
       cairo_set_source_rgb (cr, 0.1, 0.45, 0.15);
       /* Right of the line unless that runs out of the plot. */
-      draw_text (cr, widget, text, x + (x < g.x0 + 0.55 * g.pw ? 4 : -4), geo_y (&g, 0.3),
+      ds_plot_axes_draw_text (cr, widget, text, x + (x < g.x0 + 0.55 * g.pw ? 4 : -4), geo_y (&g, 0.3),
                  x < g.x0 + 0.55 * g.pw ? 0.0 : 1.0);
     }
 
@@ -371,7 +346,7 @@ ds_recall_plot_draw (DsRecallPlot *self, cairo_t *cr, double width, double heigh
     {
       cairo_set_source_rgb (cr, 0.6, 0.1, 0.1);
       /* Translators: the completeness fit failed, e.g. too few fakes near the threshold */
-      draw_text (cr, widget, _("SNR½: the fit did not converge\n(inject more fakes)"),
+      ds_plot_axes_draw_text (cr, widget, _("SNR½: the fit did not converge\n(inject more fakes)"),
                  g.x0 + 0.5 * g.pw, geo_y (&g, 0.45), 0.5);
     }
 
@@ -382,19 +357,18 @@ ds_recall_plot_draw (DsRecallPlot *self, cairo_t *cr, double width, double heigh
                              self->n_found, self->n_fakes, 100.0 * self->recall_above_10);
   else
     label = g_strdup_printf (_("Recall: %d of %d fakes found"), self->n_found, self->n_fakes);
-  draw_text (cr, widget, label, 4, 2, 0.0);
+  ds_plot_axes_draw_text (cr, widget, label, 4, 2, 0.0);
 }
 
 static void
 ds_recall_plot_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
 {
   DsRecallPlot *self = DS_RECALL_PLOT (widget);
-  int width = gtk_widget_get_width (widget), height = gtk_widget_get_height (widget);
-  cairo_t *cr;
+  int width, height;
+  cairo_t *cr = ds_plot_axes_begin (widget, snapshot, &width, &height);
 
-  if (width <= 0 || height <= 0)
+  if (cr == NULL)
     return;
-  cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, width, height));
   ds_recall_plot_draw (self, cr, width, height);
   cairo_destroy (cr);
 }

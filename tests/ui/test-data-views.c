@@ -20,30 +20,20 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include "gui-test-util.h"
 #include "dia-fits.h"
 #include "dia-image.h"
 
-#include <gdk-pixbuf/gdk-pixbuf.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct
 {
-  int width, height, stride, n_channels;
-  guint8 *pixels;
-} Shot;
-
-typedef struct
-{
-  double x, y, w, h, zoom, cx, cy;
-} View;
-
-typedef struct
-{
-  View views[3];
+  GuiView views[3];
   char *roles[3];               /* "template", "science", "difference", … per pane */
   char *titles[3];
   int header_source, header_cards, header_matches;   /* -1 when no viewer */
@@ -71,21 +61,17 @@ pane_index (const char *name)
 }
 
 static void
-report_load (const char *path, Report *r)
+report_parse (const char *text, Report *r)
 {
-  g_autofree char *text = NULL;
   g_auto (GStrv) lines = NULL;
-  g_autoptr (GError) error = NULL;
 
   memset (r, 0, sizeof *r);
   r->header_source = r->header_cards = r->header_matches = -1;
-  g_file_get_contents (path, &text, NULL, &error);
-  g_assert_no_error (error);
   lines = g_strsplit (text, "\n", -1);
   for (int i = 0; lines[i] != NULL; i++)
     {
       char name[32], role[32];
-      View v;
+      GuiView v;
       int n = 0;
 
       if (sscanf (lines[i], "view %31s %lf %lf %lf %lf zoom %lf center %lf %lf", name, &v.x,
@@ -117,42 +103,21 @@ report_load (const char *path, Report *r)
     }
 }
 
-static void
-shot_load (const char *path, Shot *shot)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GdkPixbuf) pb = gdk_pixbuf_new_from_file (path, &error);
-
-  g_assert_no_error (error);
-  shot->width = gdk_pixbuf_get_width (pb);
-  shot->height = gdk_pixbuf_get_height (pb);
-  shot->stride = gdk_pixbuf_get_rowstride (pb);
-  shot->n_channels = gdk_pixbuf_get_n_channels (pb);
-  shot->pixels = g_memdup2 (gdk_pixbuf_read_pixels (pb), (gsize) shot->stride * shot->height);
-}
-
-static const guint8 *
-shot_at (const Shot *shot, int x, int y)
-{
-  x = CLAMP (x, 0, shot->width - 1);
-  y = CLAMP (y, 0, shot->height - 1);
-  return shot->pixels + (size_t) y * shot->stride + (size_t) x * shot->n_channels;
-}
-
 /* Screen pixel of image coordinate (ix, iy) in view v (FITS convention: y up). */
 static const guint8 *
-shot_at_image (const Shot *shot, const View *v, double ix, double iy)
+shot_at_image (const GuiShot *shot, const GuiView *v, double ix, double iy)
 {
-  double sx = v->x + 0.5 * v->w + (ix - v->cx) * v->zoom;
-  double sy = v->y + 0.5 * v->h - (iy - v->cy) * v->zoom;
+  double sx, sy;
 
-  return shot_at (shot, (int) floor (sx), (int) floor (sy));
+  gui_view_to_screen (v, ix, iy, &sx, &sy);
+  return gui_shot_at (shot, (int) floor (sx), (int) floor (sy));
 }
 
 /* Mean |RGB difference| of pane k between two shots, sampled at the same image positions
  * (each shot's own geometry, so a banner that moves the panes does not matter). */
 static double
-pane_image_difference (const Shot *a, const Report *ra, const Shot *b, const Report *rb, int k)
+pane_image_difference (const GuiShot *a, const Report *ra, const GuiShot *b, const Report *rb,
+                       int k)
 {
   double sum = 0;
   long n = 0;
@@ -172,37 +137,11 @@ pane_image_difference (const Shot *a, const Report *ra, const Shot *b, const Rep
 
 /* Runs diffscope with the extra arguments; asserts exit status 0. */
 static void
-run_case (const char *const *extra, Shot *shot, Report *report)
+run_case (const char *const *extra, GuiShot *shot, Report *report)
 {
-  const char *exe = g_getenv ("DIFFSCOPE_GUI");
-  g_autofree char *dir = g_dir_make_tmp ("ds-data-views-XXXXXX", NULL);
-  g_autofree char *png = g_build_filename (dir, "shot.png", NULL);
-  g_autofree char *txt = g_build_filename (dir, "report.txt", NULL);
-  g_autofree char *shot_arg = g_strdup_printf ("--screenshot=%s", png);
-  g_autofree char *report_arg = g_strdup_printf ("--report=%s", txt);
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr (GError) error = NULL;
-  g_autofree char *err = NULL;
-  int status = -1;
+  g_autofree char *text = gui_run_case ("ds-data-views-XXXXXX", extra, shot);
 
-  g_assert_nonnull (exe);
-  g_ptr_array_add (argv, (gpointer) exe);
-  g_ptr_array_add (argv, shot_arg);
-  g_ptr_array_add (argv, report_arg);
-  g_ptr_array_add (argv, (gpointer) "--window-size=1400x800");
-  for (int i = 0; extra != NULL && extra[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) extra[i]);
-  g_ptr_array_add (argv, NULL);
-  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
-                &err, &status, &error);
-  g_assert_no_error (error);
-  g_test_message ("diffscope stderr: %s", err);
-  g_assert_true (g_spawn_check_wait_status (status, NULL));
-  shot_load (png, shot);
-  report_load (txt, report);
-  g_unlink (png);
-  g_unlink (txt);
-  g_rmdir (dir);
+  report_parse (text, report);
 }
 
 /* The primary header's cards of a FITS file (80-character records up to END). */
@@ -264,7 +203,7 @@ test_export_and_header (void)
                           "--action=export-all::/nonexistent-folder/x", NULL };
   static const char *const suffixes[] = { "_diff.fits", "_matched.fits", "_kernel.fits",
                                           "_meta.json", "_sources.csv", "_sources.fits" };
-  Shot shot = { 0 };
+  GuiShot shot = { 0 };
   Report r;
   g_autoptr (GError) error = NULL;
   g_autofree char *diff_path = g_strconcat (prefix, "_diff.fits", NULL);
@@ -348,7 +287,7 @@ test_flip_and_blink (void)
   const char *flip[] = { "--action=blink-pair::science:difference", "--action=flip", NULL };
   const char *blink[] = { "--action=blink-pair::Difference:Template",
                           "--action=blink-interval::1.2", "--action=blink", NULL };
-  Shot a = { 0 }, b = { 0 };
+  GuiShot a = { 0 }, b = { 0 };
   Report ra, rb;
   double science_change, template_change;
 

@@ -21,48 +21,34 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
-#include <gdk-pixbuf/gdk-pixbuf.h>
+#include "gui-test-util.h"
+
 #include <glib.h>
-#include <glib/gstdio.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct
 {
-  int width, height, stride, n_channels;
-  guint8 *pixels;               /* owned copy */
-} Shot;
-
-typedef struct
-{
-  double x, y, w, h, zoom, cx, cy;
-} View;
-
-typedef struct
-{
-  View views[3];                /* template, science, difference */
-  View magnifier;               /* w = 0 when not shown; zoom = its zoom                   */
+  GuiView views[3];                /* template, science, difference */
+  GuiView magnifier;               /* w = 0 when not shown; zoom = its zoom                   */
   gboolean crosshair[3];
   double crosshair_x[3], crosshair_y[3];
 } Report;
 
 static void
-report_load (const char *path, Report *r)
+report_parse (const char *text, Report *r)
 {
   static const char *const names[] = { "template", "science", "difference" };
-  g_autofree char *text = NULL;
   g_auto (GStrv) lines = NULL;
-  g_autoptr (GError) error = NULL;
 
   memset (r, 0, sizeof *r);
-  g_file_get_contents (path, &text, NULL, &error);
-  g_assert_no_error (error);
   lines = g_strsplit (text, "\n", -1);
   for (int i = 0; lines[i] != NULL; i++)
     {
       char name[32];
-      View v;
+      GuiView v;
       double x, y;
 
       if (sscanf (lines[i], "view %31s %lf %lf %lf %lf zoom %lf center %lf %lf", name, &v.x,
@@ -88,51 +74,15 @@ report_load (const char *path, Report *r)
     g_assert_cmpfloat (r->views[k].zoom, >, 0.0);
 }
 
-static void
-shot_load (const char *path, Shot *shot)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GdkPixbuf) pb = gdk_pixbuf_new_from_file (path, &error);
-
-  g_assert_no_error (error);
-  shot->width = gdk_pixbuf_get_width (pb);
-  shot->height = gdk_pixbuf_get_height (pb);
-  shot->stride = gdk_pixbuf_get_rowstride (pb);
-  shot->n_channels = gdk_pixbuf_get_n_channels (pb);
-  shot->pixels = g_memdup2 (gdk_pixbuf_read_pixels (pb), (gsize) shot->stride * shot->height);
-}
-
-static void
-shot_clear (Shot *shot)
-{
-  g_clear_pointer (&shot->pixels, g_free);
-}
-
-static const guint8 *
-shot_at (const Shot *shot, int x, int y)
-{
-  x = CLAMP (x, 0, shot->width - 1);
-  y = CLAMP (y, 0, shot->height - 1);
-  return shot->pixels + (size_t) y * shot->stride + (size_t) x * shot->n_channels;
-}
-
-/* Screen position of image coordinate (ix, iy) in view v (pixel centres on integers). */
-static void
-view_to_screen (const View *v, double ix, double iy, double *sx, double *sy)
-{
-  *sx = v->x + 0.5 * v->w + (ix - v->cx) * v->zoom;
-  *sy = v->y + 0.5 * v->h - (iy - v->cy) * v->zoom;
-}
-
 /* The screen rectangle of the image in a fitted view, 3 px inside; the top 170 px of the view
  * are left out so that a magnifier in the corner is never sampled. */
 static void
-view_image_rect (const View *v, int *x0, int *y0, int *x1, int *y1)
+view_image_rect (const GuiView *v, int *x0, int *y0, int *x1, int *y1)
 {
   double ax, ay, bx, by;
 
-  view_to_screen (v, -0.5, 2 * v->cy + 0.5, &ax, &ay);
-  view_to_screen (v, 2 * v->cx + 0.5, -0.5, &bx, &by);
+  gui_view_to_screen (v, -0.5, 2 * v->cy + 0.5, &ax, &ay);
+  gui_view_to_screen (v, 2 * v->cx + 0.5, -0.5, &bx, &by);
   *x0 = (int) ceil (ax) + 3;
   *y0 = MAX ((int) ceil (ay) + 3, (int) v->y + 170);
   *x1 = (int) floor (bx) - 3;
@@ -140,7 +90,7 @@ view_image_rect (const View *v, int *x0, int *y0, int *x1, int *y1)
 }
 
 static double
-pane_mean_abs_diff (const Shot *a, const Shot *b, const View *v)
+pane_mean_abs_diff (const GuiShot *a, const GuiShot *b, const GuiView *v)
 {
   int x0, y0, x1, y1;
   double sum = 0;
@@ -150,7 +100,7 @@ pane_mean_abs_diff (const Shot *a, const Shot *b, const View *v)
   for (int y = y0; y < y1; y++)
     for (int x = x0; x < x1; x++)
       {
-        const guint8 *p = shot_at (a, x, y), *q = shot_at (b, x, y);
+        const guint8 *p = gui_shot_at (a, x, y), *q = gui_shot_at (b, x, y);
 
         for (int c = 0; c < 3; c++)
           sum += abs ((int) p[c] - (int) q[c]);
@@ -160,7 +110,7 @@ pane_mean_abs_diff (const Shot *a, const Shot *b, const View *v)
 }
 
 static double
-pane_mean_grey (const Shot *s, const View *v)
+pane_mean_grey (const GuiShot *s, const GuiView *v)
 {
   int x0, y0, x1, y1;
   double sum = 0;
@@ -170,7 +120,7 @@ pane_mean_grey (const Shot *s, const View *v)
   for (int y = y0; y < y1; y++)
     for (int x = x0; x < x1; x++)
       {
-        const guint8 *p = shot_at (s, x, y);
+        const guint8 *p = gui_shot_at (s, x, y);
 
         sum += (p[0] + p[1] + p[2]) / 3.0;
         n++;
@@ -180,42 +130,15 @@ pane_mean_grey (const Shot *s, const View *v)
 
 /* Runs diffscope with extra arguments; asserts exit status 0; fills shot and report. */
 static void
-run_case (const char *const *extra, Shot *shot, Report *report)
+run_case (const char *const *extra, GuiShot *shot, Report *report)
 {
-  const char *exe = g_getenv ("DIFFSCOPE_GUI");
-  g_autofree char *dir = g_dir_make_tmp ("ds-display-XXXXXX", NULL);
-  g_autofree char *png = g_build_filename (dir, "shot.png", NULL);
-  g_autofree char *txt = g_build_filename (dir, "report.txt", NULL);
-  g_autofree char *shot_arg = g_strdup_printf ("--screenshot=%s", png);
-  g_autofree char *report_arg = g_strdup_printf ("--report=%s", txt);
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr (GError) error = NULL;
-  g_autofree char *err = NULL;
-  int status = -1;
+  g_autofree char *text = gui_run_case ("ds-display-XXXXXX", extra, shot);
 
-  g_assert_nonnull (exe);
-  g_assert_nonnull (dir);
-  g_ptr_array_add (argv, (gpointer) exe);
-  g_ptr_array_add (argv, shot_arg);
-  g_ptr_array_add (argv, report_arg);
-  g_ptr_array_add (argv, (gpointer) "--window-size=1400x800");
-  for (int i = 0; extra != NULL && extra[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) extra[i]);
-  g_ptr_array_add (argv, NULL);
-  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
-                &err, &status, &error);
-  g_assert_no_error (error);
-  g_test_message ("diffscope stderr: %s", err);
-  g_assert_true (g_spawn_check_wait_status (status, NULL));
-  shot_load (png, shot);
-  report_load (txt, report);
-  g_unlink (png);
-  g_unlink (txt);
-  g_rmdir (dir);
+  report_parse (text, report);
 }
 
 /* The plain demo (no display action), shared by the cases. */
-static Shot plain_shot;
+static GuiShot plain_shot;
 static Report plain_report;
 
 static void
@@ -231,7 +154,7 @@ test_stretch_per_pane (void)
   const char *const unlocked[] = { "--action=stretch-template::asinh", NULL };
   const char *const locked[] = { "--action=lock-stretch", "--action=stretch-template::asinh",
                                  NULL };
-  Shot a, b;
+  GuiShot a, b;
   Report ra, rb;
   double dt, ds;
 
@@ -256,8 +179,8 @@ test_stretch_per_pane (void)
    * the unlocked template change in kind (brighter). */
   g_assert_cmpfloat (pane_mean_grey (&b, &rb.views[1]), >,
                      pane_mean_grey (&plain_shot, &rb.views[1]) + 10.0);
-  shot_clear (&a);
-  shot_clear (&b);
+  gui_shot_clear (&a);
+  gui_shot_clear (&b);
 }
 
 static void
@@ -268,7 +191,7 @@ test_contrast_bias (void)
                                    "--action=contrast::science:2:0.7",
                                    "--action=reset-contrast::science", NULL };
   const char *const darker[] = { "--action=contrast::template:2:0.7", NULL };
-  Shot a, b;
+  GuiShot a, b;
   Report ra, rb;
   double g0, ga, gb;
 
@@ -285,8 +208,8 @@ test_contrast_bias (void)
   g_assert_cmpfloat (gb, <, g0 - 25.0);
   g_assert_cmpfloat (pane_mean_abs_diff (&plain_shot, &a, &ra.views[1]), <, 0.01);
   g_assert_cmpfloat (pane_mean_abs_diff (&plain_shot, &b, &rb.views[1]), <, 0.01);
-  shot_clear (&a);
-  shot_clear (&b);
+  gui_shot_clear (&a);
+  gui_shot_clear (&b);
 }
 
 static int
@@ -304,7 +227,7 @@ cmp_int (gconstpointer a, gconstpointer b)
  * length of the runs longer than 1 (0 if none); *fraction gets the share of the pixels that
  * lie in runs of zoom − 1 to zoom + 1 (1 for crisp blocks, (zoom − 1)/zoom resampled). */
 static int
-magnifier_runs (const Shot *s, const View *m, int zoom, double *fraction)
+magnifier_runs (const GuiShot *s, const GuiView *m, int zoom, double *fraction)
 {
   int x0 = (int) lround (m->x), y0 = (int) lround (m->y), size = (int) lround (m->w);
   g_autoptr (GArray) runs = g_array_new (FALSE, FALSE, sizeof (int));
@@ -320,9 +243,10 @@ magnifier_runs (const Shot *s, const View *m, int zoom, double *fraction)
           continue;       /* the rows and columns through the centre box */
         for (int a = 5; a <= size - 4; a++)
           {
-            const guint8 *p = dir == 0 ? shot_at (s, x0 + a, y0 + b) : shot_at (s, x0 + b, y0 + a);
-            const guint8 *q = dir == 0 ? shot_at (s, x0 + a - 1, y0 + b)
-                                       : shot_at (s, x0 + b, y0 + a - 1);
+            const guint8 *p = dir == 0 ? gui_shot_at (s, x0 + a, y0 + b)
+                                       : gui_shot_at (s, x0 + b, y0 + a);
+            const guint8 *q = dir == 0 ? gui_shot_at (s, x0 + a - 1, y0 + b)
+                                       : gui_shot_at (s, x0 + b, y0 + a - 1);
 
             if (a < size - 4 && memcmp (p, q, 3) == 0)
               continue;
@@ -349,7 +273,7 @@ static void
 test_magnifier (void)
 {
   const char *const on[] = { "--action=magnifier", NULL };
-  Shot a;
+  GuiShot a;
   Report ra;
   double fraction;
   int median;
@@ -375,7 +299,7 @@ test_magnifier (void)
                   fraction);
   g_assert_cmpfloat (fraction, <, 0.2);
 
-  shot_clear (&a);
+  gui_shot_clear (&a);
 }
 
 /* Over the template pane: pixels that differ clearly from the plain shot (by ≥ 90 summed over
@@ -384,7 +308,7 @@ test_magnifier (void)
  * (≥ 200 grey) before, and how many are now dominated by colour channel c (0 R, 1 G, 2 B;
  * for magenta c = −1: R and B both above G). */
 static void
-overlay_pixels (const Shot *plain, const Shot *s, const View *v, int c, int *n_changed,
+overlay_pixels (const GuiShot *plain, const GuiShot *s, const GuiView *v, int c, int *n_changed,
                 int *n_bright, int *n_colour)
 {
   int x0, y0, x1, y1;
@@ -394,7 +318,7 @@ overlay_pixels (const Shot *plain, const Shot *s, const View *v, int c, int *n_c
   for (int y = y0; y < y1; y++)
     for (int x = x0; x < x1; x++)
       {
-        const guint8 *p = shot_at (plain, x, y), *q = shot_at (s, x, y);
+        const guint8 *p = gui_shot_at (plain, x, y), *q = gui_shot_at (s, x, y);
 
         if (abs (p[0] - q[0]) + abs (p[1] - q[1]) + abs (p[2] - q[2]) < 90)
           continue;
@@ -415,7 +339,7 @@ test_mask_overlay (void)
                                   "--action=mask-plane::SAT:on:#ff00ff:0.8", NULL };
   const char *const sat_off[] = { "--action=show-mask-overlay", "--action=mask-plane::SAT:off",
                                   NULL };
-  Shot a, b, c;
+  GuiShot a, b, c;
   Report ra, rb, rc;
   int changed, bright, colour;
 
@@ -441,9 +365,9 @@ test_mask_overlay (void)
   overlay_pixels (&plain_shot, &c, &rc.views[0], 1, &changed, &bright, &colour);
   g_test_message ("SAT off: %d px changed, %d green", changed, colour);
   g_assert_cmpint (colour, <, 5);
-  shot_clear (&a);
-  shot_clear (&b);
-  shot_clear (&c);
+  gui_shot_clear (&a);
+  gui_shot_clear (&b);
+  gui_shot_clear (&c);
 }
 
 static void
@@ -458,7 +382,7 @@ test_lock_zoom_not_pan (void)
                                "--action=lock-pan", "--action=pan-to::template:300:700",
                                "--action=zoom-in", "--action=magnifier",
                                "--action=magnifier-zoom::8", NULL };
-  Shot a, b;
+  GuiShot a, b;
   Report ra, rb;
 
   ensure_plain ();
@@ -497,8 +421,8 @@ test_lock_zoom_not_pan (void)
     g_assert_cmpint (median, <=, 8);
     g_assert_cmpfloat (fraction, >, 0.75);
   }
-  shot_clear (&a);
-  shot_clear (&b);
+  gui_shot_clear (&a);
+  gui_shot_clear (&b);
 }
 
 /* The screen column near image x = ix of view v with the most crosshair-green rows (below the
@@ -508,19 +432,19 @@ test_lock_zoom_not_pan (void)
  * the 1390 × 790 window, i.e. png = (report + 5) × 0.993, +4 px on the left of the window
  * and +1 px in the middle. */
 static int
-crosshair_column_hits (const Shot *s, const View *v, double ix, int *dx_out)
+crosshair_column_hits (const GuiShot *s, const GuiView *v, double ix, int *dx_out)
 {
   double sx, sy;
   int best = 0, best_dx = 0;
 
-  view_to_screen (v, ix, v->cy, &sx, &sy);
+  gui_view_to_screen (v, ix, v->cy, &sx, &sy);
   for (int dx = -3; dx <= 9; dx++)
     {
       int hits = 0;
 
       for (int y = (int) v->y + 170; y < (int) (v->y + v->h) - 3; y++)
         {
-          const guint8 *p = shot_at (s, (int) floor (sx) + dx, y);
+          const guint8 *p = gui_shot_at (s, (int) floor (sx) + dx, y);
 
           hits += p[1] > 110 && p[1] > p[0] + 50 && p[1] > p[2] + 50;
         }
@@ -538,7 +462,7 @@ test_crosshair (void)
   const char *const locked[] = { "--action=crosshair-at::science:250:400", NULL };
   const char *const unlocked[] = { "--action=lock-crosshair",
                                    "--action=crosshair-at::science:250:400", NULL };
-  Shot a, b;
+  GuiShot a, b;
   Report ra, rb;
   int dx[3];
 
@@ -566,8 +490,8 @@ test_crosshair (void)
   g_assert_cmpint (crosshair_column_hits (&b, &rb.views[2], 250.0, NULL), <, 20);
   g_assert_cmpint (crosshair_column_hits (&b, &rb.views[1], 250.0, NULL), >,
                    (int) (rb.views[1].h - 173) * 8 / 10);
-  shot_clear (&a);
-  shot_clear (&b);
+  gui_shot_clear (&a);
+  gui_shot_clear (&b);
 }
 
 int
@@ -588,6 +512,6 @@ main (int argc, char **argv)
   g_test_add_func ("/display/lock-zoom-not-pan", test_lock_zoom_not_pan);
   g_test_add_func ("/display/crosshair", test_crosshair);
   status = g_test_run ();
-  shot_clear (&plain_shot);
+  gui_shot_clear (&plain_shot);
   return status;
 }

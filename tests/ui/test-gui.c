@@ -14,7 +14,8 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
-#include <gdk-pixbuf/gdk-pixbuf.h>
+#include "gui-test-util.h"
+
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <math.h>
@@ -40,48 +41,22 @@ shot_clear (Shot *shot)
   g_clear_pointer (&shot->lum, g_free);
 }
 
-/* Runs diffscope with args; returns the wait status and fills the captured stderr. */
-static int
-run_diffscope (const char *const *args, char **err)
-{
-  const char *exe = g_getenv ("DIFFSCOPE_GUI");
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr (GError) error = NULL;
-  int status = -1;
-
-  g_assert_nonnull (exe);
-  g_ptr_array_add (argv, (gpointer) exe);
-  for (int i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, err,
-                &status, &error);
-  g_assert_no_error (error);
-  g_test_message ("diffscope stderr: %s", *err);
-  return status;
-}
-
 static void
 load_shot (const char *path, Shot *shot)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GdkPixbuf) pixbuf = gdk_pixbuf_new_from_file (path, &error);
-  const guint8 *pixels;
-  int stride, n_channels;
+  GuiShot rgb = { 0 };
 
-  g_assert_no_error (error);
-  shot->width = gdk_pixbuf_get_width (pixbuf);
-  shot->height = gdk_pixbuf_get_height (pixbuf);
-  stride = gdk_pixbuf_get_rowstride (pixbuf);
-  n_channels = gdk_pixbuf_get_n_channels (pixbuf);
-  pixels = gdk_pixbuf_read_pixels (pixbuf);
+  gui_shot_load (path, &rgb);
+  shot->width = rgb.width;
+  shot->height = rgb.height;
   shot->lum = g_new (float, (size_t) shot->width * shot->height);
   for (int y = 0; y < shot->height; y++)
     for (int x = 0; x < shot->width; x++)
       {
-        const guint8 *p = pixels + (size_t) y * stride + (size_t) x * n_channels;
+        const guint8 *p = gui_shot_at (&rgb, x, y);
         shot->lum[(size_t) y * shot->width + x] = 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
       }
+  gui_shot_clear (&rgb);
 }
 
 static float
@@ -267,7 +242,7 @@ test_demo_screenshot (void)
   g_autofree char *opt = g_strdup_printf ("--screenshot=%s", png);
   g_autofree char *err = NULL;
   const char *args[] = { opt, NULL };
-  int status = run_diffscope (args, &err);
+  int status = gui_run_diffscope (args, G_SPAWN_DEFAULT, &err);
 
   g_assert_true (g_spawn_check_wait_status (status, NULL));
   g_assert_true (g_file_test (png, G_FILE_TEST_EXISTS));
@@ -283,7 +258,7 @@ test_window_size (void)
   g_autofree char *opt = g_strdup_printf ("--screenshot=%s", png);
   g_autofree char *err = NULL;
   const char *args[] = { opt, "--window-size=900x600", NULL };
-  int status = run_diffscope (args, &err);
+  int status = gui_run_diffscope (args, G_SPAWN_DEFAULT, &err);
   Shot shot = { 0 };
 
   g_assert_true (g_spawn_check_wait_status (status, NULL));
@@ -300,7 +275,7 @@ test_window_size (void)
     const char *bad[] = { "--window-size=huge", NULL };
     g_autofree char *err2 = NULL;
 
-    status = run_diffscope (bad, &err2);
+    status = gui_run_diffscope (bad, G_SPAWN_DEFAULT, &err2);
     g_assert_true (WIFEXITED (status));
     g_assert_cmpint (WEXITSTATUS (status), ==, 2);
     g_assert_nonnull (strstr (err2, "--window-size"));
@@ -331,7 +306,7 @@ test_real_screenshot (void)
   opt = g_strdup_printf ("--screenshot=%s", png);
   {
     const char *args[] = { opt, t, s, NULL };
-    status = run_diffscope (args, &err);
+    status = gui_run_diffscope (args, G_SPAWN_DEFAULT, &err);
   }
   g_assert_true (g_spawn_check_wait_status (status, NULL));
   /* The mini cut-outs hold a handful of bright stars each. */
@@ -355,7 +330,7 @@ test_unreadable_file (void)
                                       NULL));
   {
     const char *args[] = { opt, missing, garbage, NULL };
-    status = run_diffscope (args, &err);
+    status = gui_run_diffscope (args, G_SPAWN_DEFAULT, &err);
   }
   g_assert_true (WIFEXITED (status));
   g_assert_cmpint (WEXITSTATUS (status), ==, 1);
@@ -365,7 +340,7 @@ test_unreadable_file (void)
   g_clear_pointer (&err, g_free);
   {
     const char *args[] = { opt, garbage, garbage, NULL };
-    status = run_diffscope (args, &err);
+    status = gui_run_diffscope (args, G_SPAWN_DEFAULT, &err);
   }
   g_assert_true (WIFEXITED (status));
   g_assert_cmpint (WEXITSTATUS (status), ==, 1);
@@ -375,7 +350,7 @@ test_unreadable_file (void)
   g_clear_pointer (&err, g_free);
   {
     const char *args[] = { opt, garbage, NULL };
-    status = run_diffscope (args, &err);
+    status = gui_run_diffscope (args, G_SPAWN_DEFAULT, &err);
   }
   g_assert_true (WIFEXITED (status));
   g_assert_cmpint (WEXITSTATUS (status), ==, 1);

@@ -25,33 +25,23 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
-#include <gdk-pixbuf/gdk-pixbuf.h>
+#include "gui-test-util.h"
+
 #include <glib.h>
-#include <glib/gstdio.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct
 {
-  int width, height, stride, n_channels;
-  guint8 *pixels;               /* owned copy */
-} Shot;
-
-typedef struct
-{
-  double x, y, w, h, zoom, cx, cy;
-} View;
-
-typedef struct
-{
-  View views[3];                /* template, science, difference */
+  GuiView views[3];                /* template, science, difference */
   GArray *stamps;               /* double triples x, y, r */
   GArray *submitted;            /* guint64 */
   GArray *published_full;       /* guint64 */
   GArray *published_region;     /* guint64 */
-  View psf[4];                  /* PSF panel pictures: template, science, difference, kernel */
-  View hist;                    /* residual histogram widget (w = 0 when not shown)          */
+  GuiView psf[4];                  /* PSF panel pictures: template, science, difference, kernel */
+  GuiView hist;                    /* residual histogram widget (w = 0 when not shown)          */
   double hist_sigma, hist_tail; /* its robust σ and fraction beyond ±5σ                      */
 } Report;
 
@@ -65,24 +55,20 @@ report_clear (Report *r)
 }
 
 static void
-report_load (const char *path, Report *r)
+report_parse (const char *text, Report *r)
 {
-  g_autofree char *text = NULL;
   g_auto (GStrv) lines = NULL;
-  g_autoptr (GError) error = NULL;
 
   memset (r, 0, sizeof *r);
   r->stamps = g_array_new (FALSE, FALSE, sizeof (double));
   r->submitted = g_array_new (FALSE, FALSE, sizeof (guint64));
   r->published_full = g_array_new (FALSE, FALSE, sizeof (guint64));
   r->published_region = g_array_new (FALSE, FALSE, sizeof (guint64));
-  g_file_get_contents (path, &text, NULL, &error);
-  g_assert_no_error (error);
   lines = g_strsplit (text, "\n", -1);
   for (int i = 0; lines[i] != NULL; i++)
     {
       char name[32];
-      View v;
+      GuiView v;
       double s[3];
       guint64 g;
       char kind[16];
@@ -127,44 +113,14 @@ array_has (GArray *a, guint64 g)
   return FALSE;
 }
 
-static void
-shot_load (const char *path, Shot *shot)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GdkPixbuf) pb = gdk_pixbuf_new_from_file (path, &error);
-
-  g_assert_no_error (error);
-  shot->width = gdk_pixbuf_get_width (pb);
-  shot->height = gdk_pixbuf_get_height (pb);
-  shot->stride = gdk_pixbuf_get_rowstride (pb);
-  shot->n_channels = gdk_pixbuf_get_n_channels (pb);
-  shot->pixels = g_memdup2 (gdk_pixbuf_read_pixels (pb), (gsize) shot->stride * shot->height);
-}
-
-static const guint8 *
-shot_at (const Shot *shot, int x, int y)
-{
-  x = CLAMP (x, 0, shot->width - 1);
-  y = CLAMP (y, 0, shot->height - 1);
-  return shot->pixels + (size_t) y * shot->stride + (size_t) x * shot->n_channels;
-}
-
-/* Screen position of image coordinate (ix, iy) in view v (pixel centres on integers). */
-static void
-view_to_screen (const View *v, double ix, double iy, double *sx, double *sy)
-{
-  *sx = v->x + 0.5 * v->w + (ix - v->cx) * v->zoom;
-  *sy = v->y + 0.5 * v->h - (iy - v->cy) * v->zoom;
-}
-
 /* The screen rectangle covered by the image in a fitted view (W = 2 cx + 1). */
 static void
-view_image_rect (const View *v, int *x0, int *y0, int *x1, int *y1)
+view_image_rect (const GuiView *v, int *x0, int *y0, int *x1, int *y1)
 {
   double ax, ay, bx, by;
 
-  view_to_screen (v, -0.5, 2 * v->cy + 0.5, &ax, &ay);
-  view_to_screen (v, 2 * v->cx + 0.5, -0.5, &bx, &by);
+  gui_view_to_screen (v, -0.5, 2 * v->cy + 0.5, &ax, &ay);
+  gui_view_to_screen (v, 2 * v->cx + 0.5, -0.5, &bx, &by);
   /* Stay 3 px inside so that no pane border is sampled. */
   *x0 = (int) ceil (ax) + 3;
   *y0 = (int) ceil (ay) + 3;
@@ -180,7 +136,7 @@ cmp_int (gconstpointer a, gconstpointer b)
 
 /* Median R, G, B over the image area of view v, every 3rd pixel. */
 static void
-pane_median_rgb (const Shot *shot, const View *v, double rgb[3])
+pane_median_rgb (const GuiShot *shot, const GuiView *v, double rgb[3])
 {
   int x0, y0, x1, y1;
   GArray *ch[3];
@@ -193,7 +149,7 @@ pane_median_rgb (const Shot *shot, const View *v, double rgb[3])
   for (int y = y0; y < y1; y += 3)
     for (int x = x0; x < x1; x += 3)
       {
-        const guint8 *p = shot_at (shot, x, y);
+        const guint8 *p = gui_shot_at (shot, x, y);
         for (int c = 0; c < 3; c++)
           {
             int value = p[c];
@@ -209,7 +165,7 @@ pane_median_rgb (const Shot *shot, const View *v, double rgb[3])
 }
 
 static double
-pane_mean_abs_diff (const Shot *a, const Shot *b, const View *v)
+pane_mean_abs_diff (const GuiShot *a, const GuiShot *b, const GuiView *v)
 {
   int x0, y0, x1, y1;
   double sum = 0;
@@ -219,7 +175,7 @@ pane_mean_abs_diff (const Shot *a, const Shot *b, const View *v)
   for (int y = y0; y < y1; y++)
     for (int x = x0; x < x1; x++)
       {
-        const guint8 *p = shot_at (a, x, y), *q = shot_at (b, x, y);
+        const guint8 *p = gui_shot_at (a, x, y), *q = gui_shot_at (b, x, y);
         for (int c = 0; c < 3; c++)
           sum += abs ((int) p[c] - (int) q[c]);
         n += 3;
@@ -236,7 +192,7 @@ is_green (const guint8 *p)
 /* Fraction of stamps whose ring (radius from the report, at least 3 px), shifted by
  * (dx, dy) screen pixels, has green pixels at ≥ 4 of 16 angles (±1 px radially). */
 static double
-ring_hit_fraction (const Shot *shot, const Report *r, const View *v, double dx, double dy)
+ring_hit_fraction (const GuiShot *shot, const Report *r, const GuiView *v, double dx, double dy)
 {
   int hits = 0, n = (int) r->stamps->len / 3;
 
@@ -246,7 +202,7 @@ ring_hit_fraction (const Shot *shot, const Report *r, const View *v, double dx, 
       double sx, sy, rad = MAX (3.0, s[2] * v->zoom);
       int green = 0;
 
-      view_to_screen (v, s[0], s[1], &sx, &sy);
+      gui_view_to_screen (v, s[0], s[1], &sx, &sy);
       sx += dx;
       sy += dy;
       for (int a = 0; a < 16; a++)
@@ -255,7 +211,7 @@ ring_hit_fraction (const Shot *shot, const Report *r, const View *v, double dx, 
           gboolean found = FALSE;
 
           for (int dr = -1; dr <= 1 && !found; dr++)
-            found = is_green (shot_at (shot, (int) floor (sx + (rad + dr) * cos (t)),
+            found = is_green (gui_shot_at (shot, (int) floor (sx + (rad + dr) * cos (t)),
                                        (int) floor (sy + (rad + dr) * sin (t))));
           green += found;
         }
@@ -266,44 +222,17 @@ ring_hit_fraction (const Shot *shot, const Report *r, const View *v, double dx, 
 
 /* Runs diffscope; asserts exit status 0; fills shot and report. */
 static void
-run_case (const char *const *extra, Shot *shot, Report *report)
+run_case (const char *const *extra, GuiShot *shot, Report *report)
 {
-  const char *exe = g_getenv ("DIFFSCOPE_GUI");
-  g_autofree char *dir = g_dir_make_tmp ("ds-inspector-XXXXXX", NULL);
-  g_autofree char *png = g_build_filename (dir, "shot.png", NULL);
-  g_autofree char *txt = g_build_filename (dir, "report.txt", NULL);
-  g_autofree char *shot_arg = g_strdup_printf ("--screenshot=%s", png);
-  g_autofree char *report_arg = g_strdup_printf ("--report=%s", txt);
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr (GError) error = NULL;
-  g_autofree char *err = NULL;
-  int status = -1;
+  g_autofree char *text = gui_run_case ("ds-inspector-XXXXXX", extra, shot);
 
-  g_assert_nonnull (exe);
-  g_assert_nonnull (dir);
-  g_ptr_array_add (argv, (gpointer) exe);
-  g_ptr_array_add (argv, shot_arg);
-  g_ptr_array_add (argv, report_arg);
-  g_ptr_array_add (argv, (gpointer) "--window-size=1400x800");
-  for (int i = 0; extra != NULL && extra[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) extra[i]);
-  g_ptr_array_add (argv, NULL);
-  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
-                &err, &status, &error);
-  g_assert_no_error (error);
-  g_test_message ("diffscope stderr: %s", err);
-  g_assert_true (g_spawn_check_wait_status (status, NULL));
-  shot_load (png, shot);
-  report_load (txt, report);
-  g_unlink (png);
-  g_unlink (txt);
-  g_rmdir (dir);
+  report_parse (text, report);
 }
 
 static void
 test_triptych_and_stamps (void)
 {
-  Shot shot = { 0 };
+  GuiShot shot = { 0 };
   Report r;
   double rgb[3], on, off;
 
@@ -339,7 +268,7 @@ static void
 test_parameter_change_reruns (void)
 {
   const char *const change[] = { "--set", "subtract_background=false", NULL };
-  Shot base = { 0 }, changed = { 0 };
+  GuiShot base = { 0 }, changed = { 0 };
   Report rb, rc;
   double rgb_base[3], rgb_changed[3];
   guint64 last;
@@ -376,7 +305,7 @@ test_cancelled_never_publishes (void)
    * later and cancels it. */
   const char *const changes[] = { "--set", "kernel.beta=2.5", "--set", "kernel.beta=3.0",
                                   NULL };
-  Shot shot = { 0 };
+  GuiShot shot = { 0 };
   Report r;
   guint64 first, second;
 
@@ -397,7 +326,7 @@ test_cancelled_never_publishes (void)
 
 /* Mean of R, G, B over the (2 h + 1)² block centred on screen pixel (x, y). */
 static double
-block_mean (const Shot *shot, int x, int y, int h, int channel)
+block_mean (const GuiShot *shot, int x, int y, int h, int channel)
 {
   double sum = 0;
   int n = 0;
@@ -405,7 +334,7 @@ block_mean (const Shot *shot, int x, int y, int h, int channel)
   for (int j = -h; j <= h; j++)
     for (int i = -h; i <= h; i++)
       {
-        sum += shot_at (shot, x + i, y + j)[channel];
+        sum += gui_shot_at (shot, x + i, y + j)[channel];
         n++;
       }
   return sum / n;
@@ -415,14 +344,14 @@ block_mean (const Shot *shot, int x, int y, int h, int channel)
  * the side pane), so a PSF stamp is located as the bounding box of its black wings inside
  * the reported rectangle grown by 8 px; returns FALSE when nothing dark is there. */
 static gboolean
-picture_locate_dark (const Shot *shot, const View *v, View *found)
+picture_locate_dark (const GuiShot *shot, const GuiView *v, GuiView *found)
 {
   int x0 = G_MAXINT, y0 = G_MAXINT, x1 = -1, y1 = -1;
 
   for (int y = (int) v->y - 8; y < (int) (v->y + v->h) + 8; y++)
     for (int x = (int) v->x - 8; x < (int) (v->x + v->w) + 8; x++)
       {
-        const guint8 *p = shot_at (shot, x, y);
+        const guint8 *p = gui_shot_at (shot, x, y);
 
         if (MAX (p[0], MAX (p[1], p[2])) < 20)
           {
@@ -444,7 +373,7 @@ picture_locate_dark (const Shot *shot, const View *v, View *found)
 
 /* Mean grey level at the centre of picture v and the brightest of its four corners. */
 static void
-picture_centre_corner (const Shot *shot, const View *v, double *centre, double *corner)
+picture_centre_corner (const GuiShot *shot, const GuiView *v, double *centre, double *corner)
 {
   int x0 = (int) ceil (v->x), y0 = (int) ceil (v->y);
   int x1 = (int) floor (v->x + v->w) - 1, y1 = (int) floor (v->y + v->h) - 1;
@@ -460,13 +389,13 @@ picture_centre_corner (const Shot *shot, const View *v, double *centre, double *
 
 /* Screen pixels of picture v brighter than half scale (green channel). */
 static int
-picture_bright_count (const Shot *shot, const View *v)
+picture_bright_count (const GuiShot *shot, const GuiView *v)
 {
   int n = 0;
 
   for (int y = (int) ceil (v->y); y < (int) floor (v->y + v->h); y++)
     for (int x = (int) ceil (v->x); x < (int) floor (v->x + v->w); x++)
-      if (shot_at (shot, x, y)[1] > 128)
+      if (gui_shot_at (shot, x, y)[1] > 128)
         n++;
   return n;
 }
@@ -476,11 +405,11 @@ test_psf_panel (void)
 {
   const char *const show[] = { "--action=show-psf", NULL };
   static const char *const names[] = { "template", "science", "difference", "kernel" };
-  Shot shot = { 0 };
+  GuiShot shot = { 0 };
   Report r;
   double centre, corner, diff_sum = 0;
   int bright_t, bright_s, n = 0;
-  const View *kv, *dv, *sv;
+  const GuiView *kv, *dv, *sv;
 
   run_case (show, &shot, &r);
   for (int k = 0; k < 4; k++)
@@ -496,7 +425,7 @@ test_psf_panel (void)
   /* Peaked PSFs: white centre, black wings (asinh between min and max). */
   for (int k = 0; k < 3; k++)
     {
-      View found;
+      GuiView found;
 
       g_assert_true (picture_locate_dark (&shot, &r.psf[k], &found));
       g_test_message ("%s PSF drawn at %.0f, %.0f size %.0f × %.0f", names[k], found.x,
@@ -522,8 +451,8 @@ test_psf_panel (void)
   for (int y = 0; y < (int) sv->h; y++)
     for (int x = 0; x < (int) sv->w; x++)
       {
-        diff_sum += abs ((int) shot_at (&shot, (int) sv->x + x, (int) sv->y + y)[1]
-                         - (int) shot_at (&shot, (int) dv->x + x, (int) dv->y + y)[1]);
+        diff_sum += abs ((int) gui_shot_at (&shot, (int) sv->x + x, (int) sv->y + y)[1]
+                         - (int) gui_shot_at (&shot, (int) dv->x + x, (int) dv->y + y)[1]);
         n++;
       }
   g_test_message ("difference vs science PSF picture: mean |Δ| %.2f", diff_sum / n);
@@ -539,7 +468,7 @@ test_psf_panel (void)
     for (int y = (int) kv->y - 8; y < (int) (kv->y + kv->h) + 8; y++)
       for (int x = (int) kv->x - 8; x < (int) (kv->x + kv->w) + 8; x++)
         {
-          const guint8 *p = shot_at (&shot, x, y);
+          const guint8 *p = gui_shot_at (&shot, x, y);
 
           if ((int) p[0] - (int) p[2] > best)
             {
@@ -572,13 +501,13 @@ is_bar_blue (const guint8 *p)
 
 /* Bar pixels in the 3 px wide column of screen pixels around x, over the plot height. */
 static int
-column_bar_count (const Shot *shot, const View *v, int x)
+column_bar_count (const GuiShot *shot, const GuiView *v, int x)
 {
   int n = 0;
 
   for (int y = (int) ceil (v->y); y < (int) floor (v->y + v->h); y++)
     for (int dx = -1; dx <= 1; dx++)
-      if (is_bar_blue (shot_at (shot, x + dx, y)))
+      if (is_bar_blue (gui_shot_at (shot, x + dx, y)))
         n++;
   return n;
 }
@@ -587,9 +516,9 @@ static void
 test_histogram (void)
 {
   const char *const show[] = { "--action=show-histogram", NULL };
-  Shot shot = { 0 };
+  GuiShot shot = { 0 };
   Report r;
-  const View *h = &r.hist;
+  const GuiView *h = &r.hist;
   int total = 0, centre, left, right, red = 0;
   double plot_x0, plot_w, plot_h;
 
@@ -608,7 +537,7 @@ test_histogram (void)
   for (int y = (int) ceil (h->y); y < (int) floor (h->y + h->h); y++)
     for (int x = (int) ceil (h->x); x < (int) floor (h->x + h->w); x++)
       {
-        const guint8 *p = shot_at (&shot, x, y);
+        const guint8 *p = gui_shot_at (&shot, x, y);
 
         total += is_bar_blue (p);
         red += p[0] > 180 && p[1] < 90 && p[2] < 90;

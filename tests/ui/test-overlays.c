@@ -24,24 +24,13 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
-#include <gdk-pixbuf/gdk-pixbuf.h>
+#include "gui-test-util.h"
+
 #include <glib.h>
-#include <glib/gstdio.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct
-{
-  int width, height, stride, n_channels;
-  guint8 *pixels;               /* owned copy */
-} Shot;
-
-typedef struct
-{
-  double x, y, w, h, zoom, cx, cy;
-} View;
 
 typedef struct
 {
@@ -58,15 +47,15 @@ typedef struct
 
 typedef struct
 {
-  View diff;                    /* difference pane                                            */
+  GuiView diff;                    /* difference pane                                            */
   GArray *sources;              /* Source                                                     */
   double det_radius;            /* detection marker radius, image px                          */
   GArray *fakes;                /* Fake                                                       */
   int n_fakes;
   double snr_half, snr_half_err, recall10, expected, fake_radius;
-  View recall;                  /* recall plot rectangle (w = 0 when not shown)               */
+  GuiView recall;                  /* recall plot rectangle (w = 0 when not shown)               */
   double snr_half_x;            /* widget x of its SNR½ line                                  */
-  View kernel;                  /* kernel view rectangle (w = 0 when not shown)               */
+  GuiView kernel;                  /* kernel view rectangle (w = 0 when not shown)               */
   int n_basis;
   double sum_min, sum_max;
 } Report;
@@ -79,23 +68,19 @@ report_clear (Report *r)
 }
 
 static void
-report_load (const char *path, Report *r)
+report_parse (const char *text, Report *r)
 {
-  g_autofree char *text = NULL;
   g_auto (GStrv) lines = NULL;
-  g_autoptr (GError) error = NULL;
 
   memset (r, 0, sizeof *r);
   r->sources = g_array_new (FALSE, FALSE, sizeof (Source));
   r->fakes = g_array_new (FALSE, FALSE, sizeof (Fake));
   r->snr_half = NAN;
-  g_file_get_contents (path, &text, NULL, &error);
-  g_assert_no_error (error);
   lines = g_strsplit (text, "\n", -1);
   for (int i = 0; lines[i] != NULL; i++)
     {
       char name[32], kind[16], flag[16];
-      View v;
+      GuiView v;
       Source s;
       Fake f;
       int id;
@@ -134,35 +119,6 @@ report_load (const char *path, Report *r)
   g_assert_cmpfloat (r->diff.zoom, >, 0.0);
 }
 
-static void
-shot_load (const char *path, Shot *shot)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GdkPixbuf) pb = gdk_pixbuf_new_from_file (path, &error);
-
-  g_assert_no_error (error);
-  shot->width = gdk_pixbuf_get_width (pb);
-  shot->height = gdk_pixbuf_get_height (pb);
-  shot->stride = gdk_pixbuf_get_rowstride (pb);
-  shot->n_channels = gdk_pixbuf_get_n_channels (pb);
-  shot->pixels = g_memdup2 (gdk_pixbuf_read_pixels (pb), (gsize) shot->stride * shot->height);
-}
-
-static const guint8 *
-shot_at (const Shot *shot, int x, int y)
-{
-  x = CLAMP (x, 0, shot->width - 1);
-  y = CLAMP (y, 0, shot->height - 1);
-  return shot->pixels + (size_t) y * shot->stride + (size_t) x * shot->n_channels;
-}
-
-static void
-view_to_screen (const View *v, double ix, double iy, double *sx, double *sy)
-{
-  *sx = v->x + 0.5 * v->w + (ix - v->cx) * v->zoom;
-  *sy = v->y + 0.5 * v->h - (iy - v->cy) * v->zoom;
-}
-
 /* Marker colours of ds-window.c on the white-centred diverging map, which never has a
  * strong red and blue with little green (magenta), nor strong green and blue with little
  * red (cyan), nor a saturated orange with almost no blue. */
@@ -185,7 +141,7 @@ is_colour (const guint8 *p, int kind)
 
 /* Pixels of colour `kind` in the annulus around screen (sx, sy) between r_in and r_out. */
 static int
-annulus_count (const Shot *shot, double sx, double sy, double r_in, double r_out, int kind)
+annulus_count (const GuiShot *shot, double sx, double sy, double r_in, double r_out, int kind)
 {
   int n = 0, R = (int) ceil (r_out) + 1;
 
@@ -197,7 +153,7 @@ annulus_count (const Shot *shot, double sx, double sy, double r_in, double r_out
 
         if (d < r_in || d > r_out || x < 0 || y < 0 || x >= shot->width || y >= shot->height)
           continue;
-        n += is_colour (shot_at (shot, x, y), kind);
+        n += is_colour (gui_shot_at (shot, x, y), kind);
       }
   return n;
 }
@@ -206,7 +162,7 @@ annulus_count (const Shot *shot, double sx, double sy, double r_in, double r_out
  * as ds-image-view draws it), a square from r·zoom to its corners at √2 r·zoom; ±2 px for the
  * line width and anti-aliasing. */
 static void
-marker_annulus (const View *v, double r, gboolean square, double *r_in, double *r_out)
+marker_annulus (const GuiView *v, double r, gboolean square, double *r_in, double *r_out)
 {
   double R = MAX (3.0, r * v->zoom);
 
@@ -215,7 +171,7 @@ marker_annulus (const View *v, double r, gboolean square, double *r_in, double *
 }
 
 static gboolean
-inside_view (const View *v, double sx, double sy, double margin)
+inside_view (const GuiView *v, double sx, double sy, double margin)
 {
   return sx > v->x + margin && sy > v->y + margin && sx < v->x + v->w - margin
          && sy < v->y + v->h - margin;
@@ -223,53 +179,17 @@ inside_view (const View *v, double sx, double sy, double margin)
 
 /* Runs diffscope; asserts exit status 0; fills shot and report. */
 static void
-run_case (const char *const *extra, Shot *shot, Report *report)
+run_case (const char *const *extra, GuiShot *shot, Report *report)
 {
-  const char *exe = g_getenv ("DIFFSCOPE_GUI");
-  g_autofree char *dir = g_dir_make_tmp ("ds-overlays-XXXXXX", NULL);
-  g_autofree char *png = g_build_filename (dir, "shot.png", NULL);
-  g_autofree char *txt = g_build_filename (dir, "report.txt", NULL);
-  g_autofree char *shot_arg = g_strdup_printf ("--screenshot=%s", png);
-  g_autofree char *report_arg = g_strdup_printf ("--report=%s", txt);
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr (GError) error = NULL;
-  g_autofree char *err = NULL;
-  const char *keep = g_getenv ("DS_TEST_KEEP_SHOT");
-  int status = -1;
+  g_autofree char *text = gui_run_case ("ds-overlays-XXXXXX", extra, shot);
 
-  g_assert_nonnull (exe);
-  g_assert_nonnull (dir);
-  g_ptr_array_add (argv, (gpointer) exe);
-  g_ptr_array_add (argv, shot_arg);
-  g_ptr_array_add (argv, report_arg);
-  g_ptr_array_add (argv, (gpointer) "--window-size=1400x800");
-  for (int i = 0; extra != NULL && extra[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) extra[i]);
-  g_ptr_array_add (argv, NULL);
-  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
-                &err, &status, &error);
-  g_assert_no_error (error);
-  g_test_message ("diffscope stderr: %s", err);
-  g_assert_true (g_spawn_check_wait_status (status, NULL));
-  shot_load (png, shot);
-  report_load (txt, report);
-  /* DS_TEST_KEEP_SHOT=DIR keeps the screenshots for a human to look at. */
-  if (keep != NULL)
-    {
-      g_autofree char *base = g_strdelimit (g_strdup (g_test_get_path ()), "/", '_');
-      g_autofree char *dest = g_strdup_printf ("%s/%s.png", keep, base);
-
-      g_rename (png, dest);
-    }
-  g_unlink (png);
-  g_unlink (txt);
-  g_rmdir (dir);
+  report_parse (text, report);
 }
 
 /* Fraction of sources (inside the pane) with ≥ 3 pixels of their kind's colour on their
  * marker ring, screen-shifted by (dx, dy). */
 static double
-detection_hit_fraction (const Shot *shot, const Report *r, double dx, double dy, int *n_out)
+detection_hit_fraction (const GuiShot *shot, const Report *r, double dx, double dy, int *n_out)
 {
   int hits = 0, n = 0;
 
@@ -278,7 +198,7 @@ detection_hit_fraction (const Shot *shot, const Report *r, double dx, double dy,
       const Source *s = &g_array_index (r->sources, Source, i);
       double sx, sy, r_in, r_out;
 
-      view_to_screen (&r->diff, s->x, s->y, &sx, &sy);
+      gui_view_to_screen (&r->diff, s->x, s->y, &sx, &sy);
       if (!inside_view (&r->diff, sx, sy, 12))
         continue;
       marker_annulus (&r->diff, r->det_radius, s->flagged, &r_in, &r_out);
@@ -293,7 +213,7 @@ detection_hit_fraction (const Shot *shot, const Report *r, double dx, double dy,
  * pane; returns how many were tried and how many had ≥ 3 marker-coloured pixels (any kind)
  * on a detection-sized ring. */
 static void
-empty_positions (const Shot *shot, const Report *r, double clear, int *n_tried, int *n_hit)
+empty_positions (const GuiShot *shot, const Report *r, double clear, int *n_tried, int *n_hit)
 {
   g_autoptr (GRand) rand = g_rand_new_with_seed (7);
   double W = 2 * r->diff.cx + 1, H = 2 * r->diff.cy + 1;
@@ -306,7 +226,7 @@ empty_positions (const Shot *shot, const Report *r, double clear, int *n_tried, 
       gboolean ok = TRUE;
       int n = 0;
 
-      view_to_screen (&r->diff, ix, iy, &sx, &sy);
+      gui_view_to_screen (&r->diff, ix, iy, &sx, &sy);
       if (!inside_view (&r->diff, sx, sy, 12))
         continue;
       for (guint i = 0; ok && i < r->sources->len; i++)
@@ -333,7 +253,7 @@ static void
 test_detection_markers (void)
 {
   const char *const args[] = { "--action=show-kernel-views", NULL };
-  Shot shot = { 0 };
+  GuiShot shot = { 0 };
   Report r;
   double on, shifted, clear;
   int n, n_tried, n_hit;
@@ -372,7 +292,7 @@ test_detection_markers (void)
     for (int y = (int) r.kernel.y; y < (int) (r.kernel.y + r.kernel.h); y++)
       for (int x = (int) r.kernel.x; x < (int) (r.kernel.x + r.kernel.w); x++)
         {
-          const guint8 *p = shot_at (&shot, x, y);
+          const guint8 *p = gui_shot_at (&shot, x, y);
 
           red += p[0] > 150 && p[1] < 80 && p[2] < 90;
           blue += p[2] > 140 && p[0] < 80 && p[1] < 100;
@@ -387,7 +307,7 @@ test_detection_markers (void)
 
 /* Fraction of the fakes (found or lost) inside the pane with ≥ 3 green pixels on their ring. */
 static double
-fake_ring_fraction (const Shot *shot, const Report *r, gboolean found, int *n_out)
+fake_ring_fraction (const GuiShot *shot, const Report *r, gboolean found, int *n_out)
 {
   int hits = 0, n = 0;
 
@@ -400,7 +320,7 @@ fake_ring_fraction (const Shot *shot, const Report *r, gboolean found, int *n_ou
 
       if (f->found != found)
         continue;
-      view_to_screen (&r->diff, f->x, f->y, &sx, &sy);
+      gui_view_to_screen (&r->diff, f->x, f->y, &sx, &sy);
       if (!inside_view (&r->diff, sx, sy, 12))
         continue;
       marker_annulus (&r->diff, r->fake_radius, FALSE, &r_in, &r_out);
@@ -423,13 +343,13 @@ fake_ring_fraction (const Shot *shot, const Report *r, gboolean found, int *n_ou
 
 /* Rows of column x (window px) in rectangle v with the SNR½ line's green (26, 140, 51). */
 static int
-column_line_count (const Shot *shot, const View *v, int x)
+column_line_count (const GuiShot *shot, const GuiView *v, int x)
 {
   int n = 0;
 
   for (int y = (int) v->y; y < (int) (v->y + v->h); y++)
     {
-      const guint8 *p = shot_at (shot, x, y);
+      const guint8 *p = gui_shot_at (shot, x, y);
 
       /* Green (the line is (26, 140, 51), lighter where it straddles two columns). */
       n += p[1] > 100 && p[1] > p[0] + 50 && p[1] > p[2] + 30;
@@ -441,7 +361,7 @@ static void
 test_fakes (void)
 {
   const char *const args[] = { "--set", "fakes.n=200", "--action=run-fakes", NULL };
-  Shot shot = { 0 };
+  GuiShot shot = { 0 };
   Report r;
   double found_frac, lost_frac;
   int n_found, n_lost, line, beside, best;
