@@ -796,6 +796,8 @@ ds_image_view_set_image (DsImageView *self, DiaImage *image)
                                   image != NULL && image->source != NULL ? image->source : "",
                                   -1);
   view_invalidate (self);
+  /* Automatic limits follow the new pixels; listeners (the magnifier, the popover) redraw. */
+  g_signal_emit (self, signals[SIGNAL_PARAMS_CHANGED], 0);
 }
 
 DiaImage *

@@ -1,6 +1,6 @@
 /* ds-window-overlays.c — plan overlays of the inspector window.
  *
- * Overlays: the plan's stamps on the science and difference panes (used in green, reserve
+ * Overlays: the plan's stamps on the science pane (used in green, reserve
  * in grey, rejected in red with the reason as tooltip) and the kernel-centroid quiver on the
  * difference (arrow scale from win.quiver-scale).
  *
