@@ -151,6 +151,18 @@ DiaSubtractPlan *dia_subtract_plan_with_psfs (DiaImage *tmpl, DiaImage *sci,
                                               const DiaSubtractRequest *request,
                                               DiaMonitor *monitor, GError **error);
 
+/* A display-resolution preview of an Alard–Lupton difference: D (pixel, variance and mask
+ * planes) at the pixels (region.x + step·i, region.y + step·j) only, as an image of
+ * ceil(region.width / step) × ceil(region.height / step).  The kernel is taken constant over
+ * each 32×32 cell (its value at the cell centre, as the variance pass does) and the mask is
+ * not grown, so values differ from dia_subtract_execute() by a small fraction of σ
+ * (tests/engine/test-subtract.c); at 1/step of the pixels it costs about 1/step² of the
+ * convolution.  For the live view zoomed out: the app shows it before the exact frame.
+ * Returns NULL without an error when the plan's flavour has no such preview (score flavours,
+ * decorrelation, a forced direction); DIA_ERROR_INVALID for a bad region or step. */
+DiaImage *dia_subtract_preview (const DiaSubtractPlan *plan, const DiaRect *region, int step,
+                                DiaMonitor *monitor, GError **error);
+
 /* region NULL = the whole frame.  keep_matched: also return the convolved image (costs one more
  * image of memory). */
 DiaSubtractResult *dia_subtract_execute (DiaSubtractPlan *plan, const DiaRect *region,

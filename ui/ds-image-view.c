@@ -68,6 +68,7 @@ struct _DsImageView
 
   DiaImage *patch;              /* drawn over image at (patch_x0, patch_y0), or NULL        */
   int patch_x0, patch_y0;
+  int patch_step;               /* patch pixel (i, j) is image pixel (x0 + step·i, …)      */
   GArray *layers[DS_IMAGE_VIEW_N_LAYERS];   /* DsMarker, or NULL                              */
   gboolean layer_hidden[DS_IMAGE_VIEW_N_LAYERS];
 
@@ -219,12 +220,13 @@ view_render_patch (DsImageView *self, double sx, double sy, guint8 *buf, int tw,
 {
   DiaImage *p = self->patch;
   const float *data = self->plane == DS_PLANE_VARIANCE ? p->var : p->pix;
-  double z = self->zoom;
-  /* Output columns whose centres sample patch pixels: image x in [x0 − ½, x0 + w − ½). */
-  int c0 = (int) ceil ((self->patch_x0 - 0.5 - sx) * z - 0.5);
-  int c1 = (int) ceil ((self->patch_x0 + p->width - 0.5 - sx) * z - 0.5);
-  int b0 = (int) ceil ((self->patch_y0 - 0.5 - sy) * z - 0.5);  /* rows from the bottom */
-  int b1 = (int) ceil ((self->patch_y0 + p->height - 0.5 - sy) * z - 0.5);
+  double z = self->zoom, st = self->patch_step;
+  /* Output columns whose centres sample patch pixels: image x in [x0 − st/2, x0 + st·w − st/2)
+   * (a sampled patch stands for the step × step block around each of its pixels). */
+  int c0 = (int) ceil ((self->patch_x0 - 0.5 * st - sx) * z - 0.5);
+  int c1 = (int) ceil ((self->patch_x0 + st * p->width - 0.5 * st - sx) * z - 0.5);
+  int b0 = (int) ceil ((self->patch_y0 - 0.5 * st - sy) * z - 0.5);  /* rows from the bottom */
+  int b1 = (int) ceil ((self->patch_y0 + st * p->height - 0.5 * st - sy) * z - 0.5);
 
   if (data == NULL)
     return;
@@ -236,9 +238,9 @@ view_render_patch (DsImageView *self, double sx, double sy, guint8 *buf, int tw,
     return;
   /* Output row r is bottom row th − 1 − r; the sub-buffer starts at the top row th − b1. */
   dia_render_region (data, p->mask, p->width, p->height, p->stride, &self->params,
-                     sx + c0 / z - self->patch_x0, sy + b0 / z - self->patch_y0, z,
-                     buf + (size_t) (th - b1) * out_stride + (size_t) c0 * 4, c1 - c0, b1 - b0,
-                     out_stride);
+                     (sx + c0 / z - self->patch_x0) / st, (sy + b0 / z - self->patch_y0) / st,
+                     z * st, buf + (size_t) (th - b1) * out_stride + (size_t) c0 * 4, c1 - c0,
+                     b1 - b0, out_stride);
 }
 
 /* Renders the part of the widget (width × height device px) that the image covers: the
@@ -987,7 +989,14 @@ ds_image_view_widget_to_image (DsImageView *self, double wx, double wy, double *
 void
 ds_image_view_set_patch (DsImageView *self, DiaImage *patch, int x0, int y0)
 {
+  ds_image_view_set_patch_sampled (self, patch, x0, y0, 1);
+}
+
+void
+ds_image_view_set_patch_sampled (DsImageView *self, DiaImage *patch, int x0, int y0, int step)
+{
   g_return_if_fail (DS_IS_IMAGE_VIEW (self));
+  g_return_if_fail (step >= 1);
 
   if (patch != NULL)
     dia_image_ref (patch);
@@ -995,6 +1004,7 @@ ds_image_view_set_patch (DsImageView *self, DiaImage *patch, int x0, int y0)
   self->patch = patch;
   self->patch_x0 = x0;
   self->patch_y0 = y0;
+  self->patch_step = step;
   view_invalidate (self);
 }
 

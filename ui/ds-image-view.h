@@ -66,6 +66,10 @@ void ds_image_view_zoom_step (DsImageView *self, int steps, double wx, double wy
  * view's render parameters.  Cleared by ds_image_view_set_image().  Used to show the visible
  * region of a rerun before the full frame arrives. */
 void ds_image_view_set_patch (DsImageView *self, DiaImage *patch, int x0, int y0);
+/* The same for a patch sampled every step pixels (dia_subtract_preview): its pixel (i, j) is
+ * image pixel (x0 + step·i, y0 + step·j) and is drawn over the step × step block around it. */
+void ds_image_view_set_patch_sampled (DsImageView *self, DiaImage *patch, int x0, int y0,
+                                      int step);
 
 /* The image pixels the view currently shows (clipped to the image); FALSE when empty. */
 gboolean ds_image_view_get_visible_rect (DsImageView *self, DiaRect *rect);

@@ -82,6 +82,7 @@ ds_subtract_output_free (DsSubtractOutput *output)
     return;
   g_clear_pointer (&output->result, dia_subtract_result_unref);
   g_clear_pointer (&output->catalog, dia_catalog_unref);
+  g_clear_pointer (&output->preview, dia_image_unref);
   g_free (output);
 }
 
@@ -228,7 +229,33 @@ ds_subtract_job_run (DsJob *job, gpointer data, gpointer user_data, GError **err
   g_debug ("rerun %" G_GUINT64_FORMAT ": plan %s %.1f ms (%.1f ms after the change)", gen,
            reused ? "reused" : "computed", plan_ms, ms_since (t0));
 
-  if (in->has_region && !dia_rect_is_empty (&in->region)
+  if (in->has_region && !dia_rect_is_empty (&in->region) && in->preview_step >= 2
+      && (double) in->region.width * in->region.height >= DS_REGION_MAX_FRACTION * frame)
+    {
+      /* Zoomed out over most of the frame: the exact visible region would be the whole frame,
+       * so first the pixels the view samples (1 in step²), in a few milliseconds. */
+      DiaImage *preview;
+      if (!dia_monitor_check (monitor, error))
+        return FALSE;
+      t = g_get_monotonic_time ();
+      preview = dia_subtract_preview (plan, &in->region, in->preview_step, monitor, error);
+      if (preview == NULL && error != NULL && *error != NULL)
+        return FALSE;
+      if (preview != NULL)
+        {
+          DsSubtractOutput *out = g_new0 (DsSubtractOutput, 1);
+          g_debug ("rerun %" G_GUINT64_FORMAT ": preview of %d×%d every %d px in %.1f ms (%.1f "
+                   "ms after the change)", gen, in->region.width, in->region.height,
+                   in->preview_step, ms_since (t), ms_since (t0));
+          out->preview = preview;
+          out->preview_region = in->region;
+          out->preview_step = in->preview_step;
+          out->is_region = TRUE;
+          out->submit_time = t0;
+          ds_job_publish (job, out, (GDestroyNotify) ds_subtract_output_free, FALSE);
+        }
+    }
+  else if (in->has_region && !dia_rect_is_empty (&in->region)
       && (double) in->region.width * in->region.height < DS_REGION_MAX_FRACTION * frame)
     {
       if (!dia_monitor_check (monitor, error))

@@ -21,6 +21,8 @@ typedef struct
   DiaSubtractPlan *plan;        /* ref to the cached plan of the last result, or NULL       */
   gboolean has_region;          /* compute this rectangle first (the visible area + margin) */
   DiaRect region;
+  int preview_step;             /* ≥ 2: the view samples one pixel in step² of region, so a  */
+                                /* sampled preview (dia_subtract_preview) goes first         */
   char *reason;                 /* what changed, for the timing log (may be NULL)          */
   DiaSubtractResult *cached;    /* detection only: rerun detection on this full-frame       */
                                 /* result with request.detect, no plan, no execute (ref)   */
@@ -54,6 +56,9 @@ typedef struct
   double execute_ms;            /* this execute call                                      */
   gint64 submit_time;           /* monotonic µs of the request, for latency logs          */
   DiaCatalog *catalog;          /* ref, or NULL for image outputs                          */
+  DiaImage *preview;            /* a sampled preview of region (ref; result is NULL), or NULL */
+  DiaRect preview_region;
+  int preview_step;
   gboolean detection_only;      /* the job only reran detection on a cached result         */
   gboolean provisional;         /* catalog is detected but not measured yet                */
   double detect_ms;             /* detection + measurement time                            */

@@ -272,8 +272,11 @@ window_submit_with_delay (DsWindow *self, const char *reason, guint delay_ms)
   if (self->result != NULL
       && ds_image_view_get_visible_rect (self->views[DS_PANE_DIFFERENCE], &visible))
     {
+      double zoom = ds_image_view_get_zoom (self->views[DS_PANE_DIFFERENCE]);
       input->region = visible;
       input->has_region = TRUE;
+      /* Zoomed out, the view shows one pixel in (1/zoom)²: a preview of those goes first. */
+      input->preview_step = zoom > 0 && zoom <= 0.5 ? (int) floor (1.0 / zoom) : 1;
     }
   gen = ds_job_runner_submit_with_delay (self->runner, input,
                                          (GDestroyNotify) ds_subtract_input_free, delay_ms);
@@ -489,6 +492,22 @@ on_job_published (DsJobRunner *runner, guint64 generation, gpointer output, gboo
                (g_get_monotonic_time () - out->submit_time) / 1000.0);
       if (out->detection_only)
         window_log_next_paint (self, out->submit_time, "measured detections");
+      return;
+    }
+  if (out->preview != NULL)
+    {
+      ds_window_report (self, "published %" G_GUINT64_FORMAT " preview", generation);
+      g_debug ("rerun %" G_GUINT64_FORMAT ": preview published %.1f ms after the change",
+               generation, (g_get_monotonic_time () - out->submit_time) / 1000.0);
+      /* Only over the plain B difference, as for a visible region. */
+      if (g_strcmp0 (self->compare, "b") == 0 && g_strcmp0 (self->diff_plane, "score") != 0
+          && ds_image_view_get_image (self->views[DS_PANE_DIFFERENCE]) != NULL)
+        {
+          ds_image_view_set_patch_sampled (self->views[DS_PANE_DIFFERENCE], out->preview,
+                                           out->preview_region.x, out->preview_region.y,
+                                           out->preview_step);
+          window_log_next_paint (self, out->submit_time, "preview");
+        }
       return;
     }
   if (out->is_region)

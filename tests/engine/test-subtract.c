@@ -302,6 +302,72 @@ test_region_equals_crop (void)
   pair_clear (&p);
 }
 
+/* The sampled preview agrees with the exact difference at its pixels, in both directions;
+ * a decorrelated plan gets none.  The model-error variance terms are off so that the
+ * variances compare (the preview leaves them out). */
+static void
+test_preview (void)
+{
+  for (int k = 0; k < 2; k++)
+    {
+      Pair p;
+      DiaSubtractRequest req;
+      g_autoptr (GError) error = NULL;
+      g_autoptr (DiaSubtractPlan) plan = NULL;
+      g_autoptr (DiaSubtractPlan) dplan = NULL;
+      g_autoptr (DiaSubtractResult) full = NULL;
+      g_autoptr (DiaImage) prev = NULL;
+      g_autoptr (DiaImage) none = NULL;
+      DiaRect region = { 10, 20, 480, 470 };
+      const int step = 3;
+      g_autofree float *rel = NULL;
+      double worst = 0, vworst = 0;
+      int n = 0;
+
+      pair_make (&p, 512, 13, k ? DIA_SIM_SCIENCE_SHARPER : DIA_SIM_SCIENCE_BROADER, 1.0);
+      dia_subtract_request_init (&req);
+      req.astrometric_sigma = req.model_error = 0;
+      dia_params_set (&req, "flavor", k ? "science" : "template", NULL);
+      plan = dia_subtract_plan (p.tmpl, p.sci, &req, NULL, &error);
+      g_assert_no_error (error);
+      full = dia_subtract_execute (plan, NULL, FALSE, NULL, &error);
+      g_assert_no_error (error);
+      prev = dia_subtract_preview (plan, &region, step, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (prev);
+      g_assert_cmpint (prev->width, ==, 160);
+      g_assert_cmpint (prev->height, ==, 157);
+      rel = g_new (float, (size_t) prev->width * prev->height);
+      for (int j = 0; j < prev->height; j++)
+        for (int i = 0; i < prev->width; i++)
+          {
+            int x = region.x + step * i, y = region.y + step * j;
+            size_t a = dia_image_index (prev, i, j), b = dia_image_index (full->diff, x, y);
+            if (full->diff->mask[b] != 0 || !isfinite (full->diff->var[b]))
+              continue;
+            rel[n] = fabsf (prev->pix[a] - full->diff->pix[b]) / sqrtf (full->diff->var[b]);
+            worst = MAX (worst, rel[n]);
+            vworst = MAX (vworst, fabs (prev->var[a] / full->diff->var[b] - 1));
+            n++;
+          }
+      g_test_message ("%s flavour preview: %d samples, median |Δ|/σ %.2g, worst %.2g, worst "
+                      "variance ratio − 1 %.2g", k ? "science" : "template", n,
+                      dia_stats_select (rel, n, n / 2), worst, vworst);
+      g_assert_cmpint (n, >, 20000);
+      g_assert_cmpfloat (dia_stats_select (rel, n, n / 2), <, 0.01);
+      g_assert_cmpfloat (worst, <, 0.5);
+      g_assert_cmpfloat (vworst, <, 0.02);
+
+      req.decorrelate = TRUE;
+      dplan = dia_subtract_plan (p.tmpl, p.sci, &req, NULL, &error);
+      g_assert_no_error (error);
+      none = dia_subtract_preview (dplan, &region, step, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_null (none);
+      pair_clear (&p);
+    }
+}
+
 /* Deriving a plan reuses what the changed parameters leave valid, and gives the same answer
  * as planning from scratch. */
 static void
@@ -453,6 +519,7 @@ main (int argc, char **argv)
   g_test_add_func ("/subtract/science", test_science_flavor);
   g_test_add_func ("/subtract/auto", test_auto_flavor);
   g_test_add_func ("/subtract/region-equals-crop", test_region_equals_crop);
+  g_test_add_func ("/subtract/preview", test_preview);
   g_test_add_func ("/subtract/plan-derive", test_plan_derive);
   return g_test_run ();
 }

@@ -40,6 +40,7 @@ typedef struct
   GArray *submitted;            /* guint64 */
   GArray *published_full;       /* guint64 */
   GArray *published_region;     /* guint64 */
+  GArray *published_preview;    /* guint64: sampled previews of the zoomed-out frame */
   GuiView psf[4];                  /* PSF panel pictures: template, science, difference, kernel */
   GuiView hist;                    /* residual histogram widget (w = 0 when not shown)          */
   double hist_sigma, hist_tail; /* its robust σ and fraction beyond ±5σ                      */
@@ -52,6 +53,7 @@ report_clear (Report *r)
   g_clear_pointer (&r->submitted, g_array_unref);
   g_clear_pointer (&r->published_full, g_array_unref);
   g_clear_pointer (&r->published_region, g_array_unref);
+  g_clear_pointer (&r->published_preview, g_array_unref);
 }
 
 static void
@@ -64,6 +66,7 @@ report_parse (const char *text, Report *r)
   r->submitted = g_array_new (FALSE, FALSE, sizeof (guint64));
   r->published_full = g_array_new (FALSE, FALSE, sizeof (guint64));
   r->published_region = g_array_new (FALSE, FALSE, sizeof (guint64));
+  r->published_preview = g_array_new (FALSE, FALSE, sizeof (guint64));
   lines = g_strsplit (text, "\n", -1);
   for (int i = 0; lines[i] != NULL; i++)
     {
@@ -97,8 +100,9 @@ report_parse (const char *text, Report *r)
       else if (sscanf (lines[i], "submitted %" G_GUINT64_FORMAT, &g) == 1)
         g_array_append_val (r->submitted, g);
       else if (sscanf (lines[i], "published %" G_GUINT64_FORMAT " %15s", &g, kind) == 2)
-        g_array_append_val (g_str_equal (kind, "full") ? r->published_full
-                                                      : r->published_region, g);
+        g_array_append_val (g_str_equal (kind, "full")      ? r->published_full
+                            : g_str_equal (kind, "preview") ? r->published_preview
+                                                            : r->published_region, g);
     }
   for (int k = 0; k < 3; k++)
     g_assert_cmpfloat (r->views[k].zoom, >, 0.0);
@@ -280,6 +284,8 @@ test_parameter_change_reruns (void)
   g_assert_cmpuint (rc.submitted->len, ==, 2);
   last = g_array_index (rc.submitted, guint64, 1);
   g_assert_true (array_has (rc.published_full, last));
+  /* The whole 1024² frame is visible at a zoom below ½: a sampled preview came first. */
+  g_assert_true (array_has (rc.published_preview, last));
 
   pane_median_rgb (&base, &rb.views[2], rgb_base);
   pane_median_rgb (&changed, &rc.views[2], rgb_changed);
@@ -316,6 +322,7 @@ test_cancelled_never_publishes (void)
   g_assert_cmpuint (second, >, first);
   g_assert_false (array_has (r.published_full, first));
   g_assert_false (array_has (r.published_region, first));
+  g_assert_false (array_has (r.published_preview, first));
   g_assert_true (array_has (r.published_full, second));
   g_assert_cmpuint (g_array_index (r.published_full, guint64, r.published_full->len - 1), ==,
                     second);
