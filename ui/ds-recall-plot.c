@@ -26,7 +26,7 @@
 
 #define MAX_BINS 16
 #define MARGIN_LEFT 38.0            /* px, room for the recall ticks                          */
-#define MARGIN_RIGHT 10.0
+#define MARGIN_RIGHT 16.0            /* px, room for half of the last S/N tick label            */
 #define MARGIN_TOP 24.0             /* px, room for the summary label                         */
 #define MARGIN_BOTTOM 34.0          /* px, room for the S/N ticks and the axis title          */
 
@@ -353,7 +353,7 @@ ds_recall_plot_draw (DsRecallPlot *self, cairo_t *cr, double width, double heigh
   cairo_set_source_rgb (cr, 0.2, 0.2, 0.2);
   if (isfinite (self->recall_above_10))
     /* Translators: recall plot heading: fakes found of injected, recall above S/N 10 */
-    label = g_strdup_printf (_("Recall: %d of %d fakes found, %.0f %% above S/N 10"),
+    label = g_strdup_printf (_("%d/%d fakes found, %.0f %% above S/N 10"),
                              self->n_found, self->n_fakes, 100.0 * self->recall_above_10);
   else
     label = g_strdup_printf (_("Recall: %d of %d fakes found"), self->n_found, self->n_fakes);
