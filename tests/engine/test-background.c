@@ -33,34 +33,6 @@ true_sky (const SkyParams *p, double x, double y)
   return p->sky0 + p->gx * x + p->gy * y;
 }
 
-/* Adds a Moffat star of total flux f at (xs, ys) to model[], integrating each pixel on a 5 × 5
- * grid near the core and sampling pixel centres in the wings. */
-static void
-add_moffat (float *model, int w, int h, double xs, double ys, double f, double fwhm, double beta)
-{
-  double alpha = fwhm / (2.0 * sqrt (pow (2.0, 1.0 / beta) - 1.0));
-  double norm = f * (beta - 1.0) / (G_PI * alpha * alpha);
-  int r = (int) ceil (8.0 * fwhm);
-  for (int y = MAX (0, (int) ys - r); y <= MIN (h - 1, (int) ys + r); y++)
-    for (int x = MAX (0, (int) xs - r); x <= MIN (w - 1, (int) xs + r); x++)
-      {
-        double dx = x - xs, dy = y - ys, v = 0.0;
-        if (dx * dx + dy * dy < 9.0 * fwhm * fwhm)
-          {
-            for (int j = 0; j < 5; j++)
-              for (int i = 0; i < 5; i++)
-                {
-                  double ux = dx + (i - 2) / 5.0, uy = dy + (j - 2) / 5.0;
-                  v += pow (1.0 + (ux * ux + uy * uy) / (alpha * alpha), -beta);
-                }
-            v /= 25.0;
-          }
-        else
-          v = pow (1.0 + (dx * dx + dy * dy) / (alpha * alpha), -beta);
-        model[(size_t) y * w + x] += (float) (norm * v);
-      }
-}
-
 /* The image: sky + stars + Gaussian noise whose variance is σ² plus the star signal (gain 1);
  * var holds that expectation.  *stars_out (optional) receives the star model alone. */
 static DiaImage *
@@ -77,7 +49,7 @@ make_sky (const SkyParams *p, float **stars_out)
     {
       double x = dia_rng_uniform (&rng) * p->width, y = dia_rng_uniform (&rng) * p->height;
       double f = p->flux_min * pow (p->flux_max / p->flux_min, dia_rng_uniform (&rng));
-      add_moffat (stars, p->width, p->height, x, y, f, p->fwhm, p->beta);
+      test_add_moffat (stars, p->width, p->height, x, y, f, p->fwhm, p->beta);
     }
   dia_rng_init (&rng, p->seed, 1);
   for (int y = 0; y < p->height; y++)

@@ -58,33 +58,6 @@ moffat_enclosed (double r, double fwhm, double beta)
   return 1.0 - pow (1.0 + r * r / (alpha * alpha), 1.0 - beta);
 }
 
-/* Adds a Moffat star integrated over pixels (5 × 5 sub-samples within 3 FWHM). */
-static void
-add_moffat (float *model, int w, int h, double xs, double ys, double f, double fwhm, double beta)
-{
-  double alpha = fwhm / (2.0 * sqrt (pow (2.0, 1.0 / beta) - 1.0));
-  double norm = f * (beta - 1.0) / (G_PI * alpha * alpha);
-  int r = (int) ceil (10.0 * fwhm);
-  for (int y = MAX (0, (int) ys - r); y <= MIN (h - 1, (int) ys + r); y++)
-    for (int x = MAX (0, (int) xs - r); x <= MIN (w - 1, (int) xs + r); x++)
-      {
-        double dx = x - xs, dy = y - ys, v = 0.0;
-        if (dx * dx + dy * dy < 9.0 * fwhm * fwhm)
-          {
-            for (int j = 0; j < 5; j++)
-              for (int i = 0; i < 5; i++)
-                {
-                  double ux = dx + (i - 2) / 5.0, uy = dy + (j - 2) / 5.0;
-                  v += pow (1.0 + (ux * ux + uy * uy) / (alpha * alpha), -beta);
-                }
-            v /= 25.0;
-          }
-        else
-          v = pow (1.0 + (dx * dx + dy * dy) / (alpha * alpha), -beta);
-        model[(size_t) y * w + x] += (float) (norm * v);
-      }
-}
-
 /* Turns a noiseless signal model (without sky) into an image: sky + model + noise, variance =
  * sky + model, saturation clipping with SAT. */
 static DiaImage *
@@ -133,7 +106,7 @@ make_field (const FieldParams *p, GArray **truth_out, float **model_out)
         t.y = gy + (dia_rng_uniform (&rng) - 0.5) * 0.3 * p->spacing;
         t.flux = p->flux_min * pow (p->flux_max / p->flux_min, dia_rng_uniform (&rng));
         t.fwhm = field_fwhm (p, t.x, t.y);
-        add_moffat (model, p->width, p->height, t.x, t.y, t.flux, t.fwhm, p->beta);
+        test_add_moffat (model, p->width, p->height, t.x, t.y, t.flux, t.fwhm, p->beta);
         r = 2.0 * t.fwhm;
         ap = t.flux * moffat_enclosed (r, t.fwhm, p->beta);
         t.snr = ap / sqrt (ap + G_PI * r * r * SKY);
@@ -311,7 +284,7 @@ test_stars_empty_and_masked (void)
   g_autoptr (DiaImage) im = NULL;
   g_autoptr (GArray) stars = NULL;
 
-  add_moffat (model, 512, 400, 100.3, 200.6, 1e5, 3.0, 3.5);
+  test_add_moffat (model, 512, 400, 100.3, 200.6, 1e5, 3.0, 3.5);
   im = image_from_model (model, 512, 400, NAN, 3);
   for (int y = 150; y < 260; y++)
     for (int x = 50; x < 160; x++)
@@ -357,15 +330,15 @@ test_stars_flags (void)
   for (int k = 0; k < 5; k++)
     {
       /* Round exponential-ish galaxies: a Moffat of FWHM 9 (3× the PSF). */
-      add_moffat (model, p.width, p.height, gal[k][0] + 0.3, gal[k][1] + 0.1, 4e5, 9.0, 2.0);
+      test_add_moffat (model, p.width, p.height, gal[k][0] + 0.3, gal[k][1] + 0.1, 4e5, 9.0, 2.0);
     }
   for (int k = 0; k < 3; k++)
     {
-      add_moffat (model, p.width, p.height, pair[k][0], pair[k][1], 2e5, 3.0, 3.5);
-      add_moffat (model, p.width, p.height, pair[k][0] + 5.0, pair[k][1] + 2.0, 1e5, 3.0, 3.5);
+      test_add_moffat (model, p.width, p.height, pair[k][0], pair[k][1], 2e5, 3.0, 3.5);
+      test_add_moffat (model, p.width, p.height, pair[k][0] + 5.0, pair[k][1] + 2.0, 1e5, 3.0, 3.5);
     }
-  add_moffat (model, p.width, p.height, 2.4, 512.3, 2e5, 3.0, 3.5);
-  add_moffat (model, p.width, p.height, 600.2, 1021.7, 2e5, 3.0, 3.5);
+  test_add_moffat (model, p.width, p.height, 2.4, 512.3, 2e5, 3.0, 3.5);
+  test_add_moffat (model, p.width, p.height, 600.2, 1021.7, 2e5, 3.0, 3.5);
   im = image_from_model (model, p.width, p.height, p.saturation, 77);
   for (int k = 0; k < 6; k++)
     im->pix[dia_image_index (im, (int) cr[k][0], (int) cr[k][1])] += 20000.0f;
@@ -521,9 +494,9 @@ test_psf_no_stars (void)
   g_autoptr (DiaImage) im = NULL;
   DiaPsf *psf;
 
-  add_moffat (model, 300, 300, 100.2, 100.7, 5e4, 3.0, 3.5);
-  add_moffat (model, 300, 300, 200.6, 150.1, 5e4, 3.0, 3.5);
-  add_moffat (model, 300, 300, 60.6, 250.1, 5e6, 3.0, 3.5);   /* saturated */
+  test_add_moffat (model, 300, 300, 100.2, 100.7, 5e4, 3.0, 3.5);
+  test_add_moffat (model, 300, 300, 200.6, 150.1, 5e4, 3.0, 3.5);
+  test_add_moffat (model, 300, 300, 60.6, 250.1, 5e6, 3.0, 3.5);   /* saturated */
   im = image_from_model (model, 300, 300, 60000.0, 4);
   dia_image_set_source (im, "science.fits");
   dia_image_freeze (im);

@@ -132,3 +132,30 @@ test_dir_path (TestDir *fx, const char *name)
 {
   return g_build_filename (fx->dir, name, NULL);
 }
+
+void
+test_add_moffat (float *model, int w, int h, double xs, double ys, double f, double fwhm,
+                 double beta)
+{
+  double alpha = fwhm / (2.0 * sqrt (pow (2.0, 1.0 / beta) - 1.0));
+  double norm = f * (beta - 1.0) / (G_PI * alpha * alpha);
+  int r = (int) ceil (10.0 * fwhm);
+  for (int y = MAX (0, (int) ys - r); y <= MIN (h - 1, (int) ys + r); y++)
+    for (int x = MAX (0, (int) xs - r); x <= MIN (w - 1, (int) xs + r); x++)
+      {
+        double dx = x - xs, dy = y - ys, v = 0.0;
+        if (dx * dx + dy * dy < 9.0 * fwhm * fwhm)
+          {
+            for (int j = 0; j < 5; j++)
+              for (int i = 0; i < 5; i++)
+                {
+                  double ux = dx + (i - 2) / 5.0, uy = dy + (j - 2) / 5.0;
+                  v += pow (1.0 + (ux * ux + uy * uy) / (alpha * alpha), -beta);
+                }
+            v /= 25.0;
+          }
+        else
+          v = pow (1.0 + (dx * dx + dy * dy) / (alpha * alpha), -beta);
+        model[(size_t) y * w + x] += (float) (norm * v);
+      }
+}

@@ -40,3 +40,9 @@ typedef struct
 void  test_dir_setup (TestDir *fx, gconstpointer data);
 void  test_dir_teardown (TestDir *fx, gconstpointer data);
 char *test_dir_path (TestDir *fx, const char *name);   /* a path inside it; caller frees */
+
+/* Adds a Moffat star of total flux f and the given FWHM and β at (xs, ys) to model[] (w × h),
+ * integrating each pixel on a 5 × 5 grid within 3 FWHM of the centre and sampling pixel centres
+ * out to 10 FWHM. */
+void test_add_moffat (float *model, int w, int h, double xs, double ys, double f, double fwhm,
+                      double beta);
