@@ -63,11 +63,13 @@ ds_window_session_action_export_all (GtkWidget *widget, const char *action_name,
   window_export_to (DS_WINDOW (widget), g_variant_get_string (parameter, NULL));
 }
 
-static void
-on_export_response (GtkNativeDialog *dialog, int response, DsWindow *self)
+/* The local path the user accepted in a file chooser (NULL when cancelled or not local;
+ * caller frees); destroys and releases the dialog. */
+static char *
+session_dialog_finish (GtkNativeDialog *dialog, int response)
 {
   g_autoptr (GFile) file = NULL;
-  g_autofree char *path = NULL;
+  char *path = NULL;
 
   if (response == GTK_RESPONSE_ACCEPT)
     file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
@@ -75,6 +77,15 @@ on_export_response (GtkNativeDialog *dialog, int response, DsWindow *self)
     path = g_file_get_path (file);
   gtk_native_dialog_destroy (dialog);
   g_object_unref (dialog);
+  return path;
+}
+
+static void
+on_export_response (GtkNativeDialog *dialog, int response, DsWindow *self)
+{
+  g_autofree char *path = NULL;
+
+  path = session_dialog_finish (dialog, response);
   if (path != NULL)
     window_export_to (self, path);
 }
@@ -151,16 +162,10 @@ static void
 on_session_response (GtkNativeDialog *dialog, int response, DsWindow *self)
 {
   gboolean save = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (dialog), "ds-save"));
-  g_autoptr (GFile) file = NULL;
   g_autofree char *path = NULL;
   g_autoptr (GError) error = NULL;
 
-  if (response == GTK_RESPONSE_ACCEPT)
-    file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-  if (file != NULL)
-    path = g_file_get_path (file);
-  gtk_native_dialog_destroy (dialog);
-  g_object_unref (dialog);
+  path = session_dialog_finish (dialog, response);
   if (path == NULL)
     return;
   if (!(save ? ds_window_save_session (self, path, &error)
@@ -244,16 +249,10 @@ ds_window_save_screenshot (DsWindow *self, const char *path, GError **error)
 static void
 on_screenshot_response (GtkNativeDialog *dialog, int response, DsWindow *self)
 {
-  g_autoptr (GFile) file = NULL;
   g_autofree char *path = NULL;
   g_autoptr (GError) error = NULL;
 
-  if (response == GTK_RESPONSE_ACCEPT)
-    file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-  if (file != NULL)
-    path = g_file_get_path (file);
-  gtk_native_dialog_destroy (dialog);
-  g_object_unref (dialog);
+  path = session_dialog_finish (dialog, response);
   if (path != NULL && !ds_window_save_screenshot (self, path, &error))
     ds_window_show_error (self, error->message);
 }
@@ -296,15 +295,9 @@ static void
 on_open_response (GtkNativeDialog *dialog, int response, DsWindow *self)
 {
   gboolean science = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (dialog), "ds-science"));
-  g_autoptr (GFile) file = NULL;
   g_autofree char *path = NULL;
 
-  if (response == GTK_RESPONSE_ACCEPT)
-    file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-  if (file != NULL)
-    path = g_file_get_path (file);
-  gtk_native_dialog_destroy (dialog);
-  g_object_unref (dialog);
+  path = session_dialog_finish (dialog, response);
 
   if (response == GTK_RESPONSE_ACCEPT && path == NULL)
     {
